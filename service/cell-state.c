@@ -1,0 +1,2 @@
+/* cell-state.c: placeholder until written. */
+#include "cell-state.h"

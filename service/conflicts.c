@@ -1,0 +1,2 @@
+/* conflicts.c: placeholder until written. */
+#include "conflicts.h"

@@ -1,0 +1,2 @@
+/* invite.c: placeholder until written. */
+#include "invite.h"

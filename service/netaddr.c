@@ -1,0 +1,2 @@
+/* netaddr.c: placeholder until written. */
+#include "netaddr.h"

@@ -1,0 +1,2 @@
+/* pairing.c: placeholder until written. */
+#include "pairing.h"

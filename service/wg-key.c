@@ -1,0 +1,2 @@
+/* wg-key.c: placeholder until written. */
+#include "wg-key.h"

@@ -1,0 +1,7 @@
+/* test-cell-state.c: placeholder until written. */
+#include "unit-main.h"
+
+Suite *unit_suite(void) {
+        Suite *s = suite_create("cell-state");
+        return s;
+}

@@ -1,0 +1,7 @@
+/* test-names.c: placeholder until written. */
+#include "unit-main.h"
+
+Suite *unit_suite(void) {
+        Suite *s = suite_create("names");
+        return s;
+}
