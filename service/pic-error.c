@@ -13,6 +13,7 @@ const char *pic_error_to_dbus_name(const GError *error) {
                 [PIC_ERROR_UNREACHABLE] = "org.pic.Cell1.Error.Unreachable",
                 [PIC_ERROR_FAILED] = "org.pic.Cell1.Error.Failed",
                 [PIC_ERROR_LIMIT_EXCEEDED] = "org.pic.Cell1.Error.LimitExceeded",
+                [PIC_ERROR_NOT_AUTHORIZED] = "org.pic.Cell1.Error.NotAuthorized",
         };
 
         if (error && error->domain == PIC_ERROR && error->code >= 0 &&

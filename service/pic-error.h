@@ -16,6 +16,7 @@ typedef enum {
         PIC_ERROR_UNREACHABLE,
         PIC_ERROR_FAILED,
         PIC_ERROR_LIMIT_EXCEEDED,
+        PIC_ERROR_NOT_AUTHORIZED,   /* a remote cell failed authentication */
 } PicError;
 
 GQuark pic_error_quark(void);
