@@ -1,0 +1,292 @@
+/* bus-link.c: the link objects. They are not kept anywhere: a fallback
+ * vtable finds the link in the model by the name encoded in the path, so the
+ * bus always shows exactly what the model holds. */
+#include <errno.h>
+#include <string.h>
+
+#include "bus-link.h"
+#include "bus-util.h"
+#include "netaddr.h"
+
+#define ACTION_MANAGE_LINKS "org.pic.cell1.manage-links"
+
+char *bus_link_path(const char *name) {
+        char *path = NULL;
+
+        if (sd_bus_path_encode(BUS_LINK_PREFIX, name, &path) < 0)
+                return NULL;
+        return path;
+}
+
+static const Link *link_from_path(Context *c, const char *path) {
+        g_autofree char *name = NULL;
+        char *decoded = NULL;
+
+        if (sd_bus_path_decode(path, BUS_LINK_PREFIX, &decoded) <= 0)
+                return NULL;
+        name = decoded;
+        return cell_state_find_link(cell_get_state(c->cell), name);
+}
+
+static int link_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                     void **found, sd_bus_error *error) {
+        Context *c = userdata;
+
+        if (!link_from_path(c, path))
+                return 0;
+        *found = c;
+        return 1;
+}
+
+static int link_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Context *c = userdata;
+        const CellState *state = cell_get_state(c->cell);
+        char **list = g_new0(char *, state->links->len + 1);
+
+        for (guint i = 0; i < state->links->len; i++) {
+                const Link *link = state->links->pdata[i];
+                char *p = bus_link_path(link->name);
+                /* sd-bus frees the list with free(): hand it malloc'd memory. */
+                list[i] = strdup(p);
+                g_free(p);
+        }
+        *nodes = (char **) malloc(sizeof(char *) * (state->links->len + 1));
+        if (!*nodes) {
+                g_strfreev(list);
+                return -ENOMEM;
+        }
+        memcpy(*nodes, list, sizeof(char *) * (state->links->len + 1));
+        g_free(list);
+        return 0;
+}
+
+#define LINK_OR_FAIL(c, path)                                   \
+        const Link *link = link_from_path((c), (path));         \
+        if (!link)                                              \
+                return -ENOENT
+
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        LINK_OR_FAIL(c, path);
+        TunnelStatus st = cell_get_link_status(c->cell, link->name);
+
+        if (g_str_equal(property, "Name"))
+                return sd_bus_message_append(reply, "s", link->name);
+        if (g_str_equal(property, "Domain"))
+                return sd_bus_message_append(reply, "s", link->domain);
+        if (g_str_equal(property, "VpnSubnet")) {
+                g_autofree char *text = netaddr_format_network(&link->vpn_subnet);
+                return sd_bus_message_append(reply, "s", text);
+        }
+        if (g_str_equal(property, "TunnelAddress")) {
+                g_autofree char *text = netaddr_format_address(link->tunnel_address);
+                return sd_bus_message_append(reply, "s", text);
+        }
+        if (g_str_equal(property, "DnsAddress")) {
+                g_autofree char *text = netaddr_format_address(link->dns_ip);
+                return sd_bus_message_append(reply, "s", text);
+        }
+        if (g_str_equal(property, "Endpoint"))
+                return sd_bus_message_append(reply, "s", link->endpoint);
+        if (g_str_equal(property, "PublicKey"))
+                return sd_bus_message_append(reply, "s", link->public_key);
+        if (g_str_equal(property, "Paired"))
+                return sd_bus_message_append(reply, "b", link->paired);
+        if (g_str_equal(property, "Connected"))
+                return sd_bus_message_append(reply, "b", st.connected);
+        if (g_str_equal(property, "LatestHandshake"))
+                return sd_bus_message_append(reply, "t", (uint64_t) st.last_handshake);
+        if (g_str_equal(property, "RxBytes"))
+                return sd_bus_message_append(reply, "t", st.rx_bytes);
+        if (g_str_equal(property, "TxBytes"))
+                return sd_bus_message_append(reply, "t", st.tx_bytes);
+        if (g_str_equal(property, "ExitOffered"))
+                return sd_bus_message_append(reply, "b", link->exit_offered);
+        if (g_str_equal(property, "RemoteExitOffered"))
+                return sd_bus_message_append(reply, "b", link->remote_exit_offered);
+        if (g_str_equal(property, "ExitRelayActive"))
+                return sd_bus_message_append(reply, "b", link->exit_relay_active);
+        if (g_str_equal(property, "RemoteExitRelayActive"))
+                return sd_bus_message_append(reply, "b", link->remote_exit_relay_active);
+        if (g_str_equal(property, "PushState"))
+                return sd_bus_message_append(reply, "s", push_state_to_string(link->push_state));
+        if (g_str_equal(property, "LastPushAt"))
+                return sd_bus_message_append(reply, "t", (uint64_t) link->last_push_at);
+        if (g_str_equal(property, "LastPushError"))
+                return sd_bus_message_append(reply, "s", link->last_push_error ?: "");
+        if (g_str_equal(property, "LastRemoteUpdateAt"))
+                return sd_bus_message_append(reply, "t", (uint64_t) link->last_remote_update_at);
+        return -EINVAL;
+}
+
+static int append_permissions(sd_bus_message *reply, GHashTable *table, const CellState *state, bool ours) {
+        g_autoptr(GList) keys = NULL;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sb}");
+        if (r < 0)
+                return r;
+        if (ours) {
+                /* Every service we offer, shared or not, so a client can draw the grid. */
+                for (guint i = 0; i < state->services->len; i++) {
+                        const Service *svc = state->services->pdata[i];
+                        gboolean on = GPOINTER_TO_INT(g_hash_table_lookup(table, svc->name));
+                        r = sd_bus_message_append(reply, "{sb}", svc->name, on);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                keys = g_list_sort(g_hash_table_get_keys(table), (GCompareFunc) strcmp);
+                for (GList *k = keys; k; k = k->next) {
+                        gboolean on = GPOINTER_TO_INT(g_hash_table_lookup(table, k->data));
+                        r = sd_bus_message_append(reply, "{sb}", (const char *) k->data, on);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_permissions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        LINK_OR_FAIL(c, path);
+        bool inbound = g_str_equal(property, "Inbound");
+
+        return append_permissions(reply, inbound ? link->inbound : link->outbound, cell_get_state(c->cell), inbound);
+}
+
+static int method_not_supported(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                 "%s is not available in this version of pic-celld",
+                                 sd_bus_message_get_member(message));
+}
+
+static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *name = NULL;
+        int r;
+
+        {
+                LINK_OR_FAIL(c, sd_bus_message_get_path(message));
+                name = g_strdup(link->name);
+        }
+        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+        if (!cell_remove_link(c->cell, name, &e))
+                return bus_error_from_gerror(error, e);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+#define LINK_PROPERTY(name, sig, flags) \
+        SD_BUS_PROPERTY(name, sig, property_get, 0, flags)
+
+static const sd_bus_vtable link_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        LINK_PROPERTY("Name", "s", SD_BUS_VTABLE_PROPERTY_CONST),
+        LINK_PROPERTY("Domain", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("VpnSubnet", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("TunnelAddress", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("DnsAddress", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("Endpoint", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("PublicKey", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("Paired", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("Connected", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("LatestHandshake", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("RxBytes", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("TxBytes", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Inbound", "a{sb}", property_get_permissions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Outbound", "a{sb}", property_get_permissions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("ExitOffered", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("RemoteExitOffered", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("ExitRelayActive", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("RemoteExitRelayActive", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("PushState", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("LastPushAt", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("LastPushError", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        LINK_PROPERTY("LastRemoteUpdateAt", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+
+        SD_BUS_METHOD_WITH_ARGS("SetPermissions",
+                                SD_BUS_ARGS("a{sb}", inbound),
+                                SD_BUS_NO_RESULT,
+                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetExitOffered",
+                                SD_BUS_ARGS("b", offered),
+                                SD_BUS_NO_RESULT,
+                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Diagnose",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a{sv}", report),
+                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+static void on_link_added(void *userdata, const char *name) {
+        Context *c = userdata;
+        g_autofree char *path = bus_link_path(name);
+        int r;
+
+        r = sd_bus_emit_object_added(c->bus, path);
+        if (r < 0)
+                g_warning("Failed to announce link %s: %s", name, g_strerror(-r));
+}
+
+/* The link is already gone from the model, so the signal is built by hand
+ * rather than from the (now unfindable) object. */
+static void on_link_removed(void *userdata, const char *name) {
+        Context *c = userdata;
+        g_autofree char *path = bus_link_path(name);
+        sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(c->bus, &m, BUS_OBJECT_PATH, "org.freedesktop.DBus.ObjectManager",
+                                      "InterfacesRemoved");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "o", path);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "as", 4, BUS_LINK_INTERFACE, "org.freedesktop.DBus.Peer",
+                                          "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties");
+        if (r >= 0)
+                r = sd_bus_send(c->bus, m, NULL);
+        sd_bus_message_unref(m);
+        if (r < 0)
+                g_warning("Failed to announce the removal of link %s: %s", name, g_strerror(-r));
+}
+
+static void on_link_changed(void *userdata, const char *name, const char *const *properties) {
+        Context *c = userdata;
+        g_autofree char *path = bus_link_path(name);
+        int r;
+
+        r = sd_bus_emit_properties_changed_strv(c->bus, path, BUS_LINK_INTERFACE, (char **) properties);
+        if (r < 0)
+                g_warning("Failed to emit PropertiesChanged for link %s: %s", name, g_strerror(-r));
+}
+
+int bus_link_register(Context *c) {
+        static const CellListener listener = {
+                .link_added = on_link_added,
+                .link_removed = on_link_removed,
+                .link_changed = on_link_changed,
+        };
+        int r;
+
+        r = sd_bus_add_fallback_vtable(c->bus, NULL, BUS_LINK_PREFIX, BUS_LINK_INTERFACE, link_vtable,
+                                       link_find, c);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(c->bus, NULL, BUS_LINK_PREFIX, link_enumerate, c);
+        if (r < 0)
+                return r;
+        cell_add_listener(c->cell, &listener, c);
+        return 0;
+}

@@ -1,0 +1,838 @@
+/* cell.c: the operations on a cell (the core floor of DESIGN §2). Every change
+ * is made on a copy of the model, which is saved before it is adopted: a failed
+ * save leaves the model, the file and the kernel exactly as they were. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cell.h"
+#include "conflicts.h"
+#include "endpoint.h"
+#include "names.h"
+#include "netaddr.h"
+#include "pairing.h"
+#include "pic-error.h"
+#include "private-key.h"
+
+typedef struct {
+        CellListener listener;
+        void *userdata;
+} ListenerEntry;
+
+struct Cell {
+        const DaemonConfig *config;
+        char *state_dir;
+        char *runtime_dir;
+        char *state_path;
+        char *key_path;
+        CellState *state;
+        WgKey private_key;
+        GArray *listeners; /* of ListenerEntry */
+
+        Reconciler *reconciler; /* borrowed; NULL until cell_start() */
+        guint retry_id;
+        guint retry_delay_ms;
+        guint poll_id;
+        GHashTable *status;     /* public key (base64) -> TunnelStatus* */
+};
+
+#define RECONCILE_RETRY_MIN_MS 500
+#define RECONCILE_RETRY_MAX_MS 30000
+
+const CellState *cell_get_state(const Cell *cell) {
+        return cell->state;
+}
+
+const DaemonConfig *cell_get_config(const Cell *cell) {
+        return cell->config;
+}
+
+const char *cell_get_wireguard_backend(const Cell *cell) {
+        if (cell->reconciler)
+                return reconciler_wireguard_backend(cell->reconciler);
+        return cell->config->wireguard == WG_BACKEND_KERNEL ? "kernel" : "userspace";
+}
+
+void cell_add_listener(Cell *cell, const CellListener *listener, void *userdata) {
+        ListenerEntry entry = { .listener = *listener, .userdata = userdata };
+
+        g_array_append_val(cell->listeners, entry);
+}
+
+static void notify_cell_changed(Cell *cell, const char *const *properties) {
+        if (!properties || !properties[0])
+                return;
+        for (guint i = 0; i < cell->listeners->len; i++) {
+                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, i);
+                if (e->listener.cell_changed)
+                        e->listener.cell_changed(e->userdata, properties);
+        }
+}
+
+static void notify_link_changed(Cell *cell, const char *name, const char *const *properties) {
+        for (guint i = 0; i < cell->listeners->len; i++) {
+                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, i);
+                if (e->listener.link_changed)
+                        e->listener.link_changed(e->userdata, name, properties);
+        }
+}
+
+static void notify_link_added(Cell *cell, const char *name) {
+        for (guint i = 0; i < cell->listeners->len; i++) {
+                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, i);
+                if (e->listener.link_added)
+                        e->listener.link_added(e->userdata, name);
+        }
+}
+
+static void notify_link_removed(Cell *cell, const char *name) {
+        for (guint i = 0; i < cell->listeners->len; i++) {
+                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, i);
+                if (e->listener.link_removed)
+                        e->listener.link_removed(e->userdata, name);
+        }
+}
+
+static void reconcile_now(Cell *cell);
+
+static gboolean on_reconcile_retry(gpointer userdata) {
+        Cell *cell = userdata;
+
+        cell->retry_id = 0;
+        reconcile_now(cell);
+        return G_SOURCE_REMOVE;
+}
+
+/* The model is already saved: a kernel that refuses it now is retried with
+ * backoff until it takes it. */
+static void reconcile_now(Cell *cell) {
+        g_autoptr(GError) error = NULL;
+
+        if (!cell->reconciler)
+                return;
+        if (reconciler_apply(cell->reconciler, cell->state, &cell->private_key, &error)) {
+                cell->retry_delay_ms = 0;
+                if (cell->retry_id) {
+                        g_source_remove(cell->retry_id);
+                        cell->retry_id = 0;
+                }
+                return;
+        }
+        cell->retry_delay_ms = CLAMP(cell->retry_delay_ms * 2, RECONCILE_RETRY_MIN_MS, RECONCILE_RETRY_MAX_MS);
+        g_warning("Failed to apply the cell's configuration to the kernel (retrying in %u ms): %s",
+                  cell->retry_delay_ms, error->message);
+        if (!cell->retry_id)
+                cell->retry_id = g_timeout_add(cell->retry_delay_ms, on_reconcile_retry, cell);
+}
+
+/* Saves @next and adopts it as the model, then reconciles; on failure @next
+ * is freed and the model stays as it was. */
+static bool commit(Cell *cell, CellState *next, GError **error) {
+        if (!cell_state_save(next, cell->state_path, error)) {
+                cell_state_free(next);
+                return false;
+        }
+        cell_state_free(cell->state);
+        cell->state = next;
+        reconcile_now(cell);
+        return true;
+}
+
+char *cell_get_endpoint(const Cell *cell, GError **error) {
+        const char *configured = cell->state->cell.endpoint;
+        g_autofree char *host = NULL;
+
+        if (configured && configured[0] && !g_str_equal(configured, "auto"))
+                return g_strdup(configured);
+        if (!g_str_equal(cell->config->endpoint, "auto"))
+                return g_strdup(cell->config->endpoint);
+        if (!endpoint_detect_host(&host, error))
+                return NULL;
+        return g_strdup_printf("%s:%u", host, cell->config->listen_port);
+}
+
+/* --- first start --- */
+
+static char *name_from_hostname(void) {
+        char host[256] = "";
+        GString *name = g_string_new(NULL);
+
+        if (gethostname(host, sizeof(host) - 1) < 0)
+                host[0] = '\0';
+        for (const char *c = host; *c && *c != '.' && name->len < CELL_NAME_MAX; c++) {
+                char ch = g_ascii_tolower(*c);
+                if (g_ascii_isalnum(ch))
+                        g_string_append_c(name, ch);
+                else if (name->len > 0 && name->str[name->len - 1] != '-')
+                        g_string_append_c(name, '-');
+        }
+        while (name->len > 0 && name->str[name->len - 1] == '-')
+                g_string_truncate(name, name->len - 1);
+        if (name->len == 0)
+                g_string_assign(name, "cell");
+        return g_string_free(name, FALSE);
+}
+
+/* A random 10.X.Y.1/24: not the 10.0.0.0/24 every other VPN picks first. */
+static Ipv4Prefix random_cell_address(void) {
+        uint32_t x, y;
+
+        do {
+                x = (uint32_t) g_random_int_range(0, 256);
+                y = (uint32_t) g_random_int_range(0, 256);
+        } while (x == 0 && y == 0);
+        return (Ipv4Prefix) { .address = (10u << 24) | (x << 16) | (y << 8) | 1u, .prefixlen = 24 };
+}
+
+static bool fill_identity(Cell *cell, CellState *state, const WgKey *public_key, GError **error) {
+        CellIdentity *id = &state->cell;
+        g_autofree char *key = wg_key_to_base64(public_key);
+        bool fresh = !id->name;
+
+        if (!id->name)
+                id->name = cell->config->first_name ? g_strdup(cell->config->first_name) : name_from_hostname();
+        if (!id->domain)
+                id->domain = cell->config->first_domain ? g_strdup(cell->config->first_domain)
+                                                        : g_strdup_printf("%s.cell", id->name);
+        if (fresh || id->address.prefixlen == 0) {
+                if (cell->config->first_address) {
+                        if (!netaddr_parse_prefix(cell->config->first_address, true, &id->address, error))
+                                return false;
+                } else
+                        id->address = random_cell_address();
+                if (cell->config->first_dns_address) {
+                        if (!netaddr_parse_address(cell->config->first_dns_address, &id->dns_address, error))
+                                return false;
+                } else
+                        id->dns_address = id->address.address;
+        }
+        if (!id->endpoint)
+                id->endpoint = g_strdup("auto");
+        if (!id->public_key || !g_str_equal(id->public_key, key)) {
+                if (id->public_key)
+                        g_warning("The public key in the state file does not match private.key; using the key of private.key");
+                g_free(id->public_key);
+                id->public_key = g_steal_pointer(&key);
+        }
+        if (fresh && state->services->len == 0)
+                cell_state_add_default_services(state);
+        return true;
+}
+
+Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *runtime_dir, GError **error) {
+        g_autoptr(Cell) cell = g_new0(Cell, 1);
+        g_autoptr(CellState) state = NULL;
+        g_autoptr(GError) local = NULL;
+        g_autofree char *before = NULL, *after = NULL;
+        WgKey public_key;
+
+        cell->config = config;
+        cell->state_dir = g_strdup(state_dir);
+        cell->runtime_dir = g_strdup(runtime_dir);
+        cell->state_path = g_build_filename(state_dir, "state.json", NULL);
+        cell->key_path = g_build_filename(state_dir, "private.key", NULL);
+        cell->listeners = g_array_new(FALSE, FALSE, sizeof(ListenerEntry));
+        cell->status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+        if (g_mkdir_with_parents(state_dir, 0700) < 0) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                            "Failed to create the state directory '%s': %s", state_dir, g_strerror(errno));
+                return NULL;
+        }
+        if (!private_key_load_or_create(cell->key_path, &cell->private_key, &public_key, error))
+                return NULL;
+
+        state = cell_state_load(cell->state_path, &local);
+        if (!state) {
+                if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+                        g_propagate_error(error, g_steal_pointer(&local));
+                        return NULL;
+                }
+                state = cell_state_new();
+        }
+
+        before = cell_state_to_json(state);
+        if (!fill_identity(cell, state, &public_key, error))
+                return NULL;
+        cell_state_expire_invites(state, g_get_real_time() / G_USEC_PER_SEC);
+        after = cell_state_to_json(state);
+        /* Write back what first start or a migration added, once. */
+        if (!g_str_equal(before, after) || !g_file_test(cell->state_path, G_FILE_TEST_EXISTS))
+                if (!cell_state_save(state, cell->state_path, error))
+                        return NULL;
+
+        cell->state = g_steal_pointer(&state);
+        return g_steal_pointer(&cell);
+}
+
+void cell_free(Cell *cell) {
+        if (!cell)
+                return;
+        if (cell->retry_id)
+                g_source_remove(cell->retry_id);
+        if (cell->poll_id)
+                g_source_remove(cell->poll_id);
+        if (cell->status)
+                g_hash_table_destroy(cell->status);
+        wg_key_wipe(&cell->private_key);
+        cell_state_free(cell->state);
+        g_free(cell->state_dir);
+        g_free(cell->runtime_dir);
+        g_free(cell->state_path);
+        g_free(cell->key_path);
+        if (cell->listeners)
+                g_array_unref(cell->listeners);
+        g_free(cell);
+}
+
+/* --- Configure --- */
+
+typedef struct {
+        CellIdentity id;        /* the would-be identity; strings borrowed */
+        Ipv4Prefix address;
+        uint32_t dns_address;
+} IdentityPlan;
+
+static bool plan_settings(const Cell *cell, const CellSettings *s, IdentityPlan *plan, GError **error) {
+        const CellIdentity *cur = &cell->state->cell;
+        const CellState *state = cell->state;
+
+        plan->id = *cur;
+        plan->address = cur->address;
+        plan->dns_address = cur->dns_address;
+
+        if (s->has_name) {
+                if (!names_validate_cell_name(s->name, error)) {
+                        g_prefix_error(error, "Name: ");
+                        return false;
+                }
+                for (guint i = 0; i < state->links->len; i++) {
+                        const Link *l = state->links->pdata[i];
+                        if (g_str_equal(l->name, s->name)) {
+                                g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                                            "Name: '%s' is the name of a linked cell; choose another name", s->name);
+                                return false;
+                        }
+                }
+                plan->id.name = (char *) s->name;
+        }
+        if (s->has_domain) {
+                if (!names_validate_domain(s->domain, error)) {
+                        g_prefix_error(error, "Domain: ");
+                        return false;
+                }
+                plan->id.domain = (char *) s->domain;
+        }
+        if (s->has_address) {
+                Ipv4Prefix p;
+
+                if (!netaddr_parse_prefix(s->address, true, &p, error)) {
+                        g_prefix_error(error, "Address: ");
+                        return false;
+                }
+                if (p.prefixlen < INVITE_MIN_PREFIXLEN || p.prefixlen > INVITE_MAX_PREFIXLEN) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "Address: '%s' has a /%u prefix; use /%u to /%u",
+                                    s->address, p.prefixlen, INVITE_MIN_PREFIXLEN, INVITE_MAX_PREFIXLEN);
+                        return false;
+                }
+                if (p.address == netaddr_network(&p) || p.address == netaddr_broadcast(&p)) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "Address: '%s' is the network or broadcast address of its range; "
+                                    "give the cell's own address, e.g. the .1 of the range", s->address);
+                        return false;
+                }
+                /* The DNS address follows the cell's address unless set apart. */
+                if (cur->dns_address == cur->address.address)
+                        plan->dns_address = p.address;
+                plan->address = p;
+        }
+        if (s->has_dns_address) {
+                if (!netaddr_parse_address(s->dns_address, &plan->dns_address, error)) {
+                        g_prefix_error(error, "DnsAddress: ");
+                        return false;
+                }
+        }
+        if (!netaddr_contains(&plan->address, plan->dns_address) ||
+            plan->dns_address == netaddr_network(&plan->address) ||
+            plan->dns_address == netaddr_broadcast(&plan->address)) {
+                g_autofree char *dns = netaddr_format_address(plan->dns_address);
+                g_autofree char *range = netaddr_format_network(&plan->address);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                            "DnsAddress: '%s' is not a host address of this cell's range %s", dns, range);
+                return false;
+        }
+        if (s->has_endpoint && !g_str_equal(s->endpoint, "auto")) {
+                g_autofree char *host = NULL;
+                uint16_t port;
+
+                if (!netaddr_parse_endpoint(s->endpoint, &host, &port, error)) {
+                        g_prefix_error(error, "Endpoint: ");
+                        return false;
+                }
+        }
+        if (s->has_endpoint)
+                plan->id.endpoint = (char *) s->endpoint;
+
+        if ((s->has_address || s->has_domain) &&
+            !conflicts_check_identity(state, &plan->address, plan->id.domain, error))
+                return false;
+
+        if (s->has_address)
+                for (guint i = 0; i < state->peers->len; i++) {
+                        const Peer *peer = state->peers->pdata[i];
+                        if (!netaddr_contains(&plan->address, peer->address) ||
+                            peer->address == plan->address.address) {
+                                g_autofree char *a = netaddr_format_address(peer->address);
+                                g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                                            "Address: peer %s has the address %s, which the new range '%s' "
+                                            "does not leave to it; remove the peer first or pick a range that holds it",
+                                            peer->name, a, s->address);
+                                return false;
+                        }
+                }
+        return true;
+}
+
+static bool plan_changes(const Cell *cell, const IdentityPlan *plan, const char **changed, size_t *n) {
+        const CellIdentity *cur = &cell->state->cell;
+
+        *n = 0;
+        if (g_strcmp0(plan->id.name, cur->name) != 0)
+                changed[(*n)++] = "Name";
+        if (g_strcmp0(plan->id.domain, cur->domain) != 0)
+                changed[(*n)++] = "Domain";
+        if (plan->address.address != cur->address.address || plan->address.prefixlen != cur->address.prefixlen) {
+                changed[(*n)++] = "Address";
+                changed[(*n)++] = "VpnSubnet";
+        }
+        if (plan->dns_address != cur->dns_address)
+                changed[(*n)++] = "DnsAddress";
+        if (g_strcmp0(plan->id.endpoint, cur->endpoint) != 0)
+                changed[(*n)++] = "Endpoint";
+        changed[*n] = NULL;
+        return *n > 0;
+}
+
+bool cell_configure_check(const Cell *cell, const CellSettings *settings, bool *ret_changes, GError **error) {
+        const char *changed[8];
+        IdentityPlan plan;
+        size_t n;
+
+        if (!plan_settings(cell, settings, &plan, error))
+                return false;
+        *ret_changes = plan_changes(cell, &plan, changed, &n);
+        return true;
+}
+
+bool cell_configure(Cell *cell, const CellSettings *settings, GError **error) {
+        const char *changed[9];
+        IdentityPlan plan;
+        CellState *next;
+        uint32_t old_address = cell->state->cell.address.address;
+        bool services_moved = false;
+        size_t n;
+
+        if (!plan_settings(cell, settings, &plan, error))
+                return false;
+        if (!plan_changes(cell, &plan, changed, &n))
+                return true;
+
+        next = cell_state_copy(cell->state);
+        g_free(next->cell.name);
+        next->cell.name = g_strdup(plan.id.name);
+        g_free(next->cell.domain);
+        next->cell.domain = g_strdup(plan.id.domain);
+        g_free(next->cell.endpoint);
+        next->cell.endpoint = g_strdup(plan.id.endpoint);
+        next->cell.address = plan.address;
+        next->cell.dns_address = plan.dns_address;
+        /* Services bound to the cell's own address move with it. */
+        if (plan.address.address != old_address)
+                for (guint i = 0; i < next->services->len; i++) {
+                        Service *svc = next->services->pdata[i];
+                        if (svc->address == old_address) {
+                                svc->address = plan.address.address;
+                                services_moved = true;
+                        }
+                }
+
+        if (!commit(cell, next, error))
+                return false;
+        if (services_moved) {
+                changed[n++] = "Services";
+                changed[n] = NULL;
+        }
+        notify_cell_changed(cell, changed);
+        return true;
+}
+
+/* --- services --- */
+
+static bool validate_service(const Cell *cell, const char *name, const char *address,
+                             const ServicePort *ports, size_t n_ports, uint32_t *ret_address, GError **error) {
+        uint32_t addr = cell->state->cell.address.address;
+
+        if (!names_validate_service_name(name, error)) {
+                g_prefix_error(error, "name: ");
+                return false;
+        }
+        if (address[0] && !netaddr_parse_address(address, &addr, error)) {
+                g_prefix_error(error, "address: ");
+                return false;
+        }
+        if (n_ports == 0) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                            "ports: service '%s' needs at least one port, e.g. [(\"tcp\", 445)]", name);
+                return false;
+        }
+        if (n_ports > CELL_STATE_MAX_PORTS) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "ports: %zu ports given for service '%s'; at most %d are allowed",
+                            n_ports, name, CELL_STATE_MAX_PORTS);
+                return false;
+        }
+        for (size_t i = 0; i < n_ports; i++) {
+                if (!g_str_equal(ports[i].protocol, "tcp") && !g_str_equal(ports[i].protocol, "udp")) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "ports[%zu]: protocol '%s' is neither 'tcp' nor 'udp'", i, ports[i].protocol);
+                        return false;
+                }
+                if (ports[i].port == 0) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "ports[%zu]: port 0 is not a port; use 1-65535", i);
+                        return false;
+                }
+                for (size_t j = 0; j < i; j++)
+                        if (ports[j].port == ports[i].port && g_str_equal(ports[j].protocol, ports[i].protocol)) {
+                                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                            "ports[%zu]: %s %u is listed twice", i, ports[i].protocol, ports[i].port);
+                                return false;
+                        }
+        }
+        if (!cell_state_find_service(cell->state, name) && cell->state->services->len >= CELL_STATE_MAX_SERVICES) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "This cell already offers %d services, the most it can; remove one first",
+                            CELL_STATE_MAX_SERVICES);
+                return false;
+        }
+        *ret_address = addr;
+        return true;
+}
+
+bool cell_set_service_check(const Cell *cell, const char *name, const char *address,
+                            const ServicePort *ports, size_t n_ports, GError **error) {
+        uint32_t addr;
+
+        return validate_service(cell, name, address, ports, n_ports, &addr, error);
+}
+
+bool cell_set_service(Cell *cell, const char *name, const char *address,
+                      const ServicePort *ports, size_t n_ports, GError **error) {
+        static const char *const changed[] = { "Services", NULL };
+        CellState *next;
+        Service *svc;
+        uint32_t addr;
+
+        if (!validate_service(cell, name, address, ports, n_ports, &addr, error))
+                return false;
+
+        next = cell_state_copy(cell->state);
+        svc = cell_state_find_service(next, name);
+        if (!svc) {
+                svc = service_new(name, addr);
+                g_ptr_array_add(next->services, svc);
+        }
+        svc->address = addr;
+        g_array_set_size(svc->ports, 0);
+        g_array_append_vals(svc->ports, ports, (guint) n_ports);
+
+        if (!commit(cell, next, error))
+                return false;
+        notify_cell_changed(cell, changed);
+        return true;
+}
+
+bool cell_remove_service(Cell *cell, const char *name, GError **error) {
+        static const char *const changed[] = { "Services", NULL };
+        static const char *const link_changed[] = { "Inbound", NULL };
+        g_autoptr(GPtrArray) touched = g_ptr_array_new_with_free_func(g_free);
+        CellState *next;
+
+        if (!cell_state_find_service(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            "This cell has no service named '%s'", name);
+                return false;
+        }
+
+        next = cell_state_copy(cell->state);
+        for (guint i = 0; i < next->services->len; i++) {
+                Service *svc = next->services->pdata[i];
+                if (g_str_equal(svc->name, name)) {
+                        g_ptr_array_remove_index(next->services, i);
+                        break;
+                }
+        }
+        /* Withdrawn everywhere: no link keeps a permission for it. */
+        for (guint i = 0; i < next->links->len; i++) {
+                Link *l = next->links->pdata[i];
+                if (g_hash_table_remove(l->inbound, name))
+                        g_ptr_array_add(touched, g_strdup(l->name));
+        }
+
+        if (!commit(cell, next, error))
+                return false;
+        notify_cell_changed(cell, changed);
+        for (guint i = 0; i < touched->len; i++)
+                notify_link_changed(cell, touched->pdata[i], link_changed);
+        return true;
+}
+
+/* --- invites --- */
+
+static guint outstanding_invites(const CellState *state, int64_t now) {
+        guint n = 0;
+
+        for (guint i = 0; i < state->invites->len; i++) {
+                const IssuedInvite *inv = state->invites->pdata[i];
+                if (!inv->used_by && inv->expires > now)
+                        n++;
+        }
+        return n;
+}
+
+bool cell_create_invite_check(const Cell *cell, uint32_t ttl, GError **error) {
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+
+        if (ttl < CELL_INVITE_MIN_TTL || ttl > CELL_INVITE_MAX_TTL) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                            "ttl: %u seconds is out of range; use %u to %u (7 days)",
+                            ttl, CELL_INVITE_MIN_TTL, CELL_INVITE_MAX_TTL);
+                return false;
+        }
+        if (outstanding_invites(cell->state, now) >= CELL_STATE_MAX_INVITES) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "There are already %d unused invites; wait for one to be used or to expire",
+                            CELL_STATE_MAX_INVITES);
+                return false;
+        }
+        return true;
+}
+
+char *cell_create_invite(Cell *cell, uint32_t ttl, GError **error) {
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+        g_autoptr(Invite) invite = invite_new();
+        g_autofree char *endpoint = NULL;
+        const CellIdentity *id = &cell->state->cell;
+        IssuedInvite *issued;
+        CellState *next;
+
+        if (!cell_create_invite_check(cell, ttl, error))
+                return NULL;
+        endpoint = cell_get_endpoint(cell, error);
+        if (!endpoint)
+                return NULL;
+
+        invite->cell_name = g_strdup(id->name);
+        invite->public_key = g_strdup(id->public_key);
+        if (!netaddr_parse_endpoint(endpoint, &invite->endpoint_host, &invite->endpoint_port, error))
+                return NULL;
+        invite->endpoint = g_steal_pointer(&endpoint);
+        invite->vpn_subnet = netaddr_canonical(&id->address);
+        invite->dns_ip = id->dns_address;
+        invite->domain = g_strdup(id->domain);
+        invite->tunnel_address = id->address.address;
+        invite->sync_port = cell->config->sync_port;
+        if (!pairing_token_generate(now, ttl, &invite->pairing, error))
+                return NULL;
+        invite->has_pairing = true;
+
+        next = cell_state_copy(cell->state);
+        cell_state_expire_invites(next, now);
+        issued = issued_invite_new();
+        issued->id = g_strdup(invite->pairing.id);
+        issued->secret = g_strdup(invite->pairing.secret);
+        issued->expires = invite->pairing.expires;
+        issued->created_at = now;
+        g_ptr_array_add(next->invites, issued);
+        if (!commit(cell, next, error))
+                return NULL;
+
+        return invite_to_compact(invite);
+}
+
+/* --- status --- */
+
+static TunnelStatus status_for_key(const Cell *cell, const char *public_key) {
+        const TunnelStatus *st = public_key ? g_hash_table_lookup(cell->status, public_key) : NULL;
+
+        return st ? *st : (TunnelStatus) { 0 };
+}
+
+TunnelStatus cell_get_link_status(const Cell *cell, const char *name) {
+        const Link *link = cell_state_find_link(cell->state, name);
+
+        return status_for_key(cell, link ? link->public_key : NULL);
+}
+
+TunnelStatus cell_get_peer_status(const Cell *cell, const char *name) {
+        const Peer *peer = cell_state_find_peer(cell->state, name);
+
+        return status_for_key(cell, peer ? peer->public_key : NULL);
+}
+
+/* Compares @now with the stored status of @key, stores it, and fills
+ * @changed with the properties that differ. */
+static size_t update_status(Cell *cell, const char *key, const TunnelStatus *now, const char **changed) {
+        TunnelStatus *st = g_hash_table_lookup(cell->status, key);
+        size_t n = 0;
+
+        if (!st) {
+                st = g_new0(TunnelStatus, 1);
+                g_hash_table_insert(cell->status, g_strdup(key), st);
+        }
+        if (st->last_handshake != now->last_handshake)
+                changed[n++] = "LatestHandshake";
+        if (st->rx_bytes != now->rx_bytes)
+                changed[n++] = "RxBytes";
+        if (st->tx_bytes != now->tx_bytes)
+                changed[n++] = "TxBytes";
+        if (st->connected != now->connected)
+                changed[n++] = "Connected";
+        changed[n] = NULL;
+        *st = *now;
+        return n;
+}
+
+static TunnelStatus status_from_peer(const WgPeer *peer, int64_t now) {
+        TunnelStatus st = { 0 };
+
+        if (peer) {
+                st.last_handshake = peer->last_handshake;
+                st.rx_bytes = peer->rx_bytes;
+                st.tx_bytes = peer->tx_bytes;
+                st.connected = peer->last_handshake > 0 && now - peer->last_handshake <= CELL_CONNECTED_WINDOW;
+        }
+        return st;
+}
+
+static void poll_status(Cell *cell) {
+        g_autoptr(WgDevice) device = NULL;
+        g_autoptr(GError) error = NULL;
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+        const char *changed[5];
+
+        if (!reconciler_dump(cell->reconciler, &device, &error)) {
+                g_debug("Failed to read the WireGuard status: %s", error->message);
+                return;
+        }
+        /* One dump serves every link and peer. */
+        for (guint i = 0; i < cell->state->links->len; i++) {
+                const Link *link = cell->state->links->pdata[i];
+                TunnelStatus st;
+                WgKey key;
+
+                if (!wg_key_from_base64(link->public_key, &key, NULL))
+                        continue;
+                st = status_from_peer(wg_device_find_peer(device, &key), now);
+                if (update_status(cell, link->public_key, &st, changed) > 0)
+                        notify_link_changed(cell, link->name, changed);
+        }
+        for (guint i = 0; i < cell->state->peers->len; i++) {
+                const Peer *peer = cell->state->peers->pdata[i];
+                TunnelStatus st;
+                WgKey key;
+
+                if (!wg_key_from_base64(peer->public_key, &key, NULL))
+                        continue;
+                st = status_from_peer(wg_device_find_peer(device, &key), now);
+                if (update_status(cell, peer->public_key, &st, changed) > 0)
+                        for (guint j = 0; j < cell->listeners->len; j++) {
+                                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, j);
+                                if (e->listener.peer_changed)
+                                        e->listener.peer_changed(e->userdata, peer->name, changed);
+                        }
+        }
+}
+
+static gboolean on_poll(gpointer userdata) {
+        poll_status(userdata);
+        return G_SOURCE_CONTINUE;
+}
+
+static void on_device_lost(void *userdata) {
+        Cell *cell = userdata;
+
+        g_message("The WireGuard device was restarted; configuring it again");
+        reconcile_now(cell);
+}
+
+void cell_start(Cell *cell, Reconciler *reconciler) {
+        cell->reconciler = reconciler;
+        reconciler_set_lost_callback(reconciler, on_device_lost, cell);
+        reconcile_now(cell);
+        poll_status(cell);
+        cell->poll_id = g_timeout_add(CELL_STATUS_INTERVAL_MS, on_poll, cell);
+}
+
+/* --- links --- */
+
+static Invite *parse_importable(const Cell *cell, const char *text, GError **error) {
+        g_autoptr(Invite) invite = invite_parse(text, error);
+
+        if (!invite)
+                return NULL;
+        if (cell->state->links->len >= CELL_STATE_MAX_LINKS) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "This cell already has %d links, the most it can; remove one first",
+                            CELL_STATE_MAX_LINKS);
+                return NULL;
+        }
+        if (!conflicts_check_invite(cell->state, invite, NULL, error))
+                return NULL;
+        return g_steal_pointer(&invite);
+}
+
+bool cell_import_invite_check(const Cell *cell, const char *text, GError **error) {
+        g_autoptr(Invite) invite = parse_importable(cell, text, error);
+
+        return invite != NULL;
+}
+
+char *cell_import_invite(Cell *cell, const char *text, GError **error) {
+        g_autoptr(Invite) invite = parse_importable(cell, text, error);
+        CellState *next;
+
+        if (!invite)
+                return NULL;
+        next = cell_state_copy(cell->state);
+        g_ptr_array_add(next->links, link_new_from_invite(invite, g_get_real_time() / G_USEC_PER_SEC));
+        if (!commit(cell, next, error))
+                return NULL;
+        notify_link_added(cell, invite->cell_name);
+        return g_strdup(invite->cell_name);
+}
+
+bool cell_remove_link(Cell *cell, const char *name, GError **error) {
+        g_autofree char *key = NULL;
+        CellState *next;
+
+        if (!cell_state_find_link(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        next = cell_state_copy(cell->state);
+        for (guint i = 0; i < next->links->len; i++) {
+                Link *link = next->links->pdata[i];
+                if (g_str_equal(link->name, name)) {
+                        key = g_strdup(link->public_key);
+                        g_ptr_array_remove_index(next->links, i);
+                        break;
+                }
+        }
+        if (!commit(cell, next, error))
+                return false;
+        g_hash_table_remove(cell->status, key);
+        notify_link_removed(cell, name);
+        return true;
+}

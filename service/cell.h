@@ -1,0 +1,94 @@
+/* cell.h: the core of pic-celld: the operations on a cell. Each one runs the
+ * same way: validate, mutate a copy of the model, persist it atomically,
+ * adopt it, reconcile the kernel, and tell the listeners (the faces: D-Bus
+ * objects, peer-sync) what changed. The core never includes a face. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "cell-state.h"
+#include "daemon-config.h"
+#include "reconcile.h"
+#include "wg-key.h"
+
+#define CELL_INVITE_DEFAULT_TTL 86400u
+#define CELL_INVITE_MIN_TTL 60u
+#define CELL_INVITE_MAX_TTL 604800u
+#define CELL_STATUS_INTERVAL_MS 2000  /* how often the WireGuard status is read */
+#define CELL_CONNECTED_WINDOW 180     /* a handshake this recent means connected */
+
+typedef struct Cell Cell;
+
+/* What a face learns. @properties are D-Bus property names, NULL-terminated. */
+typedef struct {
+        void (*cell_changed)(void *userdata, const char *const *properties);
+        void (*link_added)(void *userdata, const char *name);
+        void (*link_removed)(void *userdata, const char *name);
+        void (*link_changed)(void *userdata, const char *name, const char *const *properties);
+        void (*peer_added)(void *userdata, const char *name);
+        void (*peer_removed)(void *userdata, const char *name);
+        void (*peer_changed)(void *userdata, const char *name, const char *const *properties);
+} CellListener;
+
+/* What WireGuard last said about a link or peer (runtime only, not saved). */
+typedef struct {
+        int64_t last_handshake;
+        uint64_t rx_bytes;
+        uint64_t tx_bytes;
+        bool connected;
+} TunnelStatus;
+
+/* Settings of Configure; each field applies when its has_* flag is set. */
+typedef struct {
+        bool has_name, has_domain, has_address, has_endpoint, has_dns_address;
+        const char *name;
+        const char *domain;
+        const char *address;      /* CIDR: "10.23.7.1/24" */
+        const char *endpoint;     /* "host:port" or "auto" */
+        const char *dns_address;
+} CellSettings;
+
+/* Loads the cell from @state_dir (state.json, private.key), creating its
+ * identity on first start. @config is borrowed and must outlive the cell. */
+Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *runtime_dir, GError **error);
+void cell_free(Cell *cell);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Cell, cell_free)
+
+void cell_add_listener(Cell *cell, const CellListener *listener, void *userdata);
+
+/* Hands the cell its kernel side (borrowed), reconciles at once (recovery
+ * after a restart) and starts reading the tunnels' status. */
+void cell_start(Cell *cell, Reconciler *reconciler);
+
+const CellState *cell_get_state(const Cell *cell);
+const DaemonConfig *cell_get_config(const Cell *cell);
+const char *cell_get_wireguard_backend(const Cell *cell); /* "kernel" | "userspace" */
+/* The endpoint other cells should use ("host:port"), or NULL with @error. */
+char *cell_get_endpoint(const Cell *cell, GError **error);
+
+/* Validation without change: PIC_ERROR_INVALID_ARGUMENT or _CONFLICT, and
+ * whether anything would change. Used before asking polkit. */
+bool cell_configure_check(const Cell *cell, const CellSettings *settings, bool *ret_changes, GError **error);
+bool cell_configure(Cell *cell, const CellSettings *settings, GError **error);
+
+/* Services: @address "" means the cell's own address. */
+bool cell_set_service_check(const Cell *cell, const char *name, const char *address,
+                            const ServicePort *ports, size_t n_ports, GError **error);
+bool cell_set_service(Cell *cell, const char *name, const char *address,
+                      const ServicePort *ports, size_t n_ports, GError **error);
+bool cell_remove_service(Cell *cell, const char *name, GError **error);
+
+/* Status of the link or peer named @name; zeros when unknown. */
+TunnelStatus cell_get_link_status(const Cell *cell, const char *name);
+TunnelStatus cell_get_peer_status(const Cell *cell, const char *name);
+
+/* Links. Import returns the new link's name. */
+bool cell_import_invite_check(const Cell *cell, const char *text, GError **error);
+char *cell_import_invite(Cell *cell, const char *text, GError **error);
+bool cell_remove_link(Cell *cell, const char *name, GError **error);
+
+/* A new invite in compact form ("pic1:…"), its pairing token remembered. */
+bool cell_create_invite_check(const Cell *cell, uint32_t ttl, GError **error);
+char *cell_create_invite(Cell *cell, uint32_t ttl, GError **error);

@@ -1,0 +1,251 @@
+/* reconcile.c: model → kernel. Each part reads what is there, computes the
+ * difference to what the model wants, and applies only that, so running it
+ * twice changes nothing and a restart after kill -9 adopts what it finds. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dns.h"
+#include "pic-error.h"
+#include "reconcile.h"
+#include "rtnl.h"
+
+struct Reconciler {
+        const DaemonConfig *config;
+        WgBackend *wg;
+        DnsForwarder *dns;
+};
+
+Reconciler *reconciler_new(const DaemonConfig *config, sd_bus *bus, GError **error) {
+        g_autoptr(Reconciler) r = g_new0(Reconciler, 1);
+        bool kernel;
+
+        r->config = config;
+        switch (config->wireguard) {
+        case WG_BACKEND_KERNEL:
+                kernel = true;
+                break;
+        case WG_BACKEND_USERSPACE:
+                kernel = false;
+                break;
+        default:
+                kernel = wg_kernel_available();
+                break;
+        }
+        r->wg = kernel ? wg_backend_new_kernel(config->interface)
+                       : wg_backend_new_userspace(config->interface, config->userspace_command);
+        if (!r->wg) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "Failed to set up the WireGuard back-end");
+                return NULL;
+        }
+        if (bus && config->dns_backend == DNS_BACKEND_DNSMASQ)
+                r->dns = dns_forwarder_new(bus, config->dnsmasq_bus_name);
+        return g_steal_pointer(&r);
+}
+
+void reconciler_free(Reconciler *r) {
+        if (!r)
+                return;
+        wg_backend_free(r->wg);
+        dns_forwarder_free(r->dns);
+        g_free(r);
+}
+
+const char *reconciler_wireguard_backend(const Reconciler *r) {
+        return wg_backend_kind(r->wg);
+}
+
+void reconciler_set_lost_callback(Reconciler *r, WgDeviceLostFunc func, void *userdata) {
+        wg_backend_set_lost_callback(r->wg, func, userdata);
+}
+
+/* "host:port" to a socket address; names are resolved (IPv4 only). */
+static bool resolve_endpoint(const char *endpoint, struct sockaddr_in *ret, GError **error) {
+        g_autofree char *host = NULL;
+        struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
+        struct addrinfo *result = NULL;
+        uint32_t address;
+        uint16_t port;
+        int r;
+
+        if (!netaddr_parse_endpoint(endpoint, &host, &port, error))
+                return false;
+        if (netaddr_parse_address(host, &address, NULL)) {
+                *ret = (struct sockaddr_in) {
+                        .sin_family = AF_INET,
+                        .sin_port = htons(port),
+                        .sin_addr.s_addr = htonl(address),
+                };
+                return true;
+        }
+        r = getaddrinfo(host, NULL, &hints, &result);
+        if (r != 0 || !result) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_UNREACHABLE,
+                            "Cannot resolve the endpoint '%s': %s", endpoint, gai_strerror(r));
+                return false;
+        }
+        memcpy(ret, result->ai_addr, sizeof(*ret));
+        ret->sin_port = htons(port);
+        freeaddrinfo(result);
+        return true;
+}
+
+WgDevice *reconcile_desired_device(const CellState *state, const DaemonConfig *config,
+                                   const WgKey *private_key, GError **error) {
+        g_autoptr(WgDevice) device = wg_device_new(config->interface);
+
+        device->flags = WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT;
+        device->private_key = *private_key;
+        device->listen_port = config->listen_port;
+
+        for (guint i = 0; i < state->links->len; i++) {
+                const Link *link = state->links->pdata[i];
+                g_autoptr(GError) local = NULL;
+                WgKey key;
+                WgPeer *peer;
+
+                if (!wg_key_from_base64(link->public_key, &key, error))
+                        return NULL;
+                peer = wg_device_add_peer(device, &key);
+                peer->flags |= WG_PEER_HAS_KEEPALIVE;
+                peer->persistent_keepalive = RECONCILE_KEEPALIVE;
+                if (resolve_endpoint(link->endpoint, &peer->endpoint, &local))
+                        peer->flags |= WG_PEER_HAS_ENDPOINT;
+                else
+                        /* The tunnel can still come up when the other side calls us. */
+                        g_warning("Link %s: %s", link->name, local->message);
+                wg_peer_add_allowed_ip(peer, &link->vpn_subnet);
+        }
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *p = state->peers->pdata[i];
+                Ipv4Prefix host = { .address = p->address, .prefixlen = 32 };
+                WgKey key;
+                WgPeer *peer;
+
+                if (!wg_key_from_base64(p->public_key, &key, error))
+                        return NULL;
+                peer = wg_device_add_peer(device, &key);
+                wg_peer_add_allowed_ip(peer, &host);
+        }
+        return g_steal_pointer(&device);
+}
+
+static bool apply_wireguard(Reconciler *r, const CellState *state, const WgKey *private_key, GError **error) {
+        g_autoptr(WgDevice) desired = NULL, current = NULL, change = NULL;
+
+        if (!wg_backend_ensure_device(r->wg, error))
+                return false;
+        desired = reconcile_desired_device(state, r->config, private_key, error);
+        if (!desired)
+                return false;
+        if (!wg_backend_get(r->wg, &current, error))
+                return false;
+        change = wg_device_diff(current, desired);
+        if (!change)
+                return true;
+        return wg_backend_set(r->wg, change, error);
+}
+
+static bool prefix_in(const GArray *list, const Ipv4Prefix *p) {
+        for (guint i = 0; i < list->len; i++) {
+                const Ipv4Prefix *q = &g_array_index(list, Ipv4Prefix, i);
+                if (q->address == p->address && q->prefixlen == p->prefixlen)
+                        return true;
+        }
+        return false;
+}
+
+static bool apply_addresses(int ifindex, const CellState *state, GError **error) {
+        g_autoptr(GArray) current = NULL;
+        const Ipv4Prefix *want = &state->cell.address;
+
+        if (!rtnl_address_list(ifindex, &current, error))
+                return false;
+        for (guint i = 0; i < current->len; i++) {
+                const Ipv4Prefix *have = &g_array_index(current, Ipv4Prefix, i);
+                if (have->address != want->address || have->prefixlen != want->prefixlen)
+                        if (!rtnl_address_del(ifindex, have, error))
+                                return false;
+        }
+        if (!prefix_in(current, want))
+                return rtnl_address_add(ifindex, want, error);
+        return true;
+}
+
+static bool apply_routes(int ifindex, const CellState *state, GError **error) {
+        g_autoptr(GArray) current = NULL;
+        g_autoptr(GArray) desired = g_array_new(FALSE, TRUE, sizeof(Ipv4Prefix));
+
+        for (guint i = 0; i < state->links->len; i++) {
+                const Link *link = state->links->pdata[i];
+                g_array_append_val(desired, link->vpn_subnet);
+        }
+        if (!rtnl_route_list(RTNL_TABLE_MAIN, &current, error))
+                return false;
+
+        for (guint i = 0; i < current->len; i++) {
+                const RtnlRoute *have = &g_array_index(current, RtnlRoute, i);
+                if (have->ifindex == ifindex && !have->has_gateway && prefix_in(desired, &have->destination))
+                        continue;
+                if (!rtnl_route_del(have, error))
+                        return false;
+        }
+        for (guint i = 0; i < desired->len; i++) {
+                const Ipv4Prefix *want = &g_array_index(desired, Ipv4Prefix, i);
+                RtnlRoute route = {
+                        .destination = *want,
+                        .table = RTNL_TABLE_MAIN,
+                        .ifindex = ifindex,
+                };
+                bool present = false;
+
+                for (guint j = 0; j < current->len && !present; j++) {
+                        const RtnlRoute *have = &g_array_index(current, RtnlRoute, j);
+                        present = have->ifindex == ifindex && !have->has_gateway &&
+                                  have->destination.address == want->address &&
+                                  have->destination.prefixlen == want->prefixlen;
+                }
+                if (!present && !rtnl_route_add(&route, error))
+                        return false;
+        }
+        return true;
+}
+
+static void apply_dns(Reconciler *r, const CellState *state) {
+        g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func(g_free);
+
+        if (!r->dns)
+                return;
+        for (guint i = 0; i < state->links->len; i++) {
+                const Link *link = state->links->pdata[i];
+                g_autofree char *ip = netaddr_format_address(link->dns_ip);
+                g_ptr_array_add(servers, g_strdup_printf("/%s/%s", link->domain, ip));
+        }
+        g_ptr_array_add(servers, NULL);
+        dns_forwarder_set_servers(r->dns, (const char *const *) servers->pdata);
+}
+
+bool reconciler_apply(Reconciler *r, const CellState *state, const WgKey *private_key, GError **error) {
+        int ifindex = 0;
+
+        if (!apply_wireguard(r, state, private_key, error))
+                return false;
+        if (!rtnl_link_index(r->config->interface, &ifindex, error))
+                return false;
+        if (ifindex == 0) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                            "The WireGuard interface %s vanished while being configured", r->config->interface);
+                return false;
+        }
+        if (!apply_addresses(ifindex, state, error) || !rtnl_link_set_up(ifindex, error) ||
+            !apply_routes(ifindex, state, error))
+                return false;
+        apply_dns(r, state);
+        return true;
+}
+
+bool reconciler_dump(Reconciler *r, WgDevice **ret_device, GError **error) {
+        return wg_backend_get(r->wg, ret_device, error);
+}

@@ -1,0 +1,37 @@
+/* reconcile.h: the kernel state a cell's model implies, applied idempotently
+ * (DESIGN §2): WireGuard device and peers, the interface's address and link
+ * state, one route per linked subnet, and the DNS forwards. The same code runs
+ * at start-up (recovery after a crash or reboot) and after every change. */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "cell-state.h"
+#include "daemon-config.h"
+#include "wg.h"
+
+#define RECONCILE_KEEPALIVE 25 /* seconds: keeps NAT mappings open between cells */
+
+typedef struct Reconciler Reconciler;
+
+/* @bus may be NULL (then DNS forwarding is off). */
+Reconciler *reconciler_new(const DaemonConfig *config, sd_bus *bus, GError **error);
+void reconciler_free(Reconciler *reconciler);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Reconciler, reconciler_free)
+
+const char *reconciler_wireguard_backend(const Reconciler *reconciler); /* "kernel" | "userspace" */
+/* Called after the back-end lost and restarted the device. */
+void reconciler_set_lost_callback(Reconciler *reconciler, WgDeviceLostFunc func, void *userdata);
+
+/* Brings the kernel to what @state implies; changes only what differs. */
+bool reconciler_apply(Reconciler *reconciler, const CellState *state, const WgKey *private_key,
+                      GError **error);
+
+/* One dump of the device: status of every peer at once. */
+bool reconciler_dump(Reconciler *reconciler, WgDevice **ret_device, GError **error);
+
+/* The desired WireGuard device for @state (exposed for tests). */
+WgDevice *reconcile_desired_device(const CellState *state, const DaemonConfig *config,
+                                   const WgKey *private_key, GError **error);
