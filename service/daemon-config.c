@@ -9,6 +9,10 @@
 #include "names.h"
 #include "netaddr.h"
 #include "pic-error.h"
+#include "text-quote.h"
+
+/* Bytes of a bad value quoted back: a typo is recognised long before this. */
+#define QUOTE_MAX 80
 
 DaemonConfig *daemon_config_new_default(void) {
         DaemonConfig *config = g_new0(DaemonConfig, 1);
@@ -49,8 +53,10 @@ static bool read_port(GKeyFile *file, const char *group, const char *key, uint16
         if (!text)
                 return true;
         if (!g_ascii_string_to_unsigned(text, 10, 1, 65535, &value, NULL)) {
+                g_autofree char *quoted = text_quote(text, QUOTE_MAX);
+
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "%s: '%s' is not a port number (1-65535)", key, text);
+                            "%s: '%s' is not a port number (1-65535)", key, quoted);
                 return false;
         }
         *port = (uint16_t) value;
@@ -68,19 +74,20 @@ static void read_string(GKeyFile *file, const char *group, const char *key, char
 }
 
 static bool validate_interface_name(const char *name, GError **error) {
+        g_autofree char *quoted = text_quote(name, QUOTE_MAX);
         size_t len = strlen(name);
 
         /* IFNAMSIZ is 16 with the NUL. */
         if (len == 0 || len > 15 || strchr(name, '/') || strchr(name, ':') ||
             g_str_equal(name, ".") || g_str_equal(name, "..")) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Interface: '%s' is not a network interface name (1-15 characters, no '/' or ':')", name);
+                            "Interface: '%s' is not a network interface name (1-15 characters, no '/' or ':')", quoted);
                 return false;
         }
         for (const char *c = name; *c; c++)
                 if (g_ascii_isspace(*c) || !g_ascii_isprint(*c)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Interface: '%s' contains a space or control character", name);
+                                    "Interface: '%s' contains a space or control character", quoted);
                         return false;
                 }
         return true;
@@ -150,15 +157,19 @@ static bool parse_file(DaemonConfig *config, GKeyFile *file, GError **error) {
                 else if (g_str_equal(dns_backend, "none"))
                         config->dns_backend = DNS_BACKEND_NONE;
                 else {
+                        g_autofree char *quoted = text_quote(dns_backend, QUOTE_MAX);
+
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "DnsBackend: '%s' is neither 'dnsmasq' nor 'none'", dns_backend);
+                                    "DnsBackend: '%s' is neither 'dnsmasq' nor 'none'", quoted);
                         return false;
                 }
         }
         read_string(file, "Daemon", "DnsmasqBusName", &config->dnsmasq_bus_name);
         if (!g_dbus_is_name(config->dnsmasq_bus_name) || g_dbus_is_unique_name(config->dnsmasq_bus_name)) {
+                g_autofree char *quoted = text_quote(config->dnsmasq_bus_name, QUOTE_MAX);
+
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "DnsmasqBusName: '%s' is not a well-known D-Bus name", config->dnsmasq_bus_name);
+                            "DnsmasqBusName: '%s' is not a well-known D-Bus name", quoted);
                 return false;
         }
 
@@ -172,8 +183,10 @@ static bool parse_file(DaemonConfig *config, GKeyFile *file, GError **error) {
                 else if (g_str_equal(wireguard, "userspace"))
                         config->wireguard = WG_BACKEND_USERSPACE;
                 else {
+                        g_autofree char *quoted = text_quote(wireguard, QUOTE_MAX);
+
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "WireGuard: '%s' is not one of auto, kernel, userspace", wireguard);
+                                    "WireGuard: '%s' is not one of auto, kernel, userspace", quoted);
                         return false;
                 }
         }

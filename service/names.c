@@ -3,26 +3,9 @@
 
 #include "names.h"
 #include "pic-error.h"
+#include "text-quote.h"
 
 #define QUOTE_MAX 80
-
-/* The offending input as it may appear in a message: D-Bus wants valid UTF-8,
- * so control and non-ASCII bytes are escaped, and the length is bounded. */
-static char *quote(const char *text) {
-        g_autofree char *head = NULL;
-        g_autofree char *escaped = NULL;
-        size_t len;
-
-        if (!text)
-                return g_strdup("");
-
-        len = strlen(text);
-        head = g_strndup(text, MIN(len, (size_t) QUOTE_MAX));
-        escaped = g_strescape(head, NULL);
-        if (len > QUOTE_MAX)
-                return g_strconcat(escaped, "...", NULL);
-        return g_steal_pointer(&escaped);
-}
 
 static bool is_lower_alnum_dash(const char *name, size_t max) {
         size_t len = strlen(name);
@@ -41,7 +24,7 @@ bool names_validate_cell_name(const char *name, GError **error) {
         if (name && is_lower_alnum_dash(name, CELL_NAME_MAX))
                 return true;
 
-        g_autofree char *q = quote(name);
+        g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                     "cell name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
                     "not starting or ending with '-'", q, CELL_NAME_MAX);
@@ -52,7 +35,7 @@ bool names_validate_service_name(const char *name, GError **error) {
         if (name && is_lower_alnum_dash(name, SERVICE_NAME_MAX))
                 return true;
 
-        g_autofree char *q = quote(name);
+        g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                     "service name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
                     "not starting or ending with '-'", q, SERVICE_NAME_MAX);
@@ -72,7 +55,7 @@ bool names_validate_peer_name(const char *name, GError **error) {
         if (ok)
                 return true;
 
-        g_autofree char *q = quote(name);
+        g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                     "peer name '%s' is invalid: use 1-%d letters, digits, '_', '-' and '.' "
                     "(not just '.' or '..')", q, PEER_NAME_MAX);
@@ -110,7 +93,7 @@ bool names_validate_domain(const char *domain, GError **error) {
         if (domain && domain_is_valid(domain))
                 return true;
 
-        g_autofree char *q = quote(domain);
+        g_autofree char *q = text_quote(domain, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                     "domain '%s' is invalid: use dot-separated labels of letters, digits and '-' "
                     "(1-63 characters each, not starting or ending with '-'), at most %d "

@@ -5,28 +5,11 @@
 #include "names.h"
 #include "netaddr.h"
 #include "pic-error.h"
+#include "text-quote.h"
 
 /* Long enough to recognise any value an admin means to type; longer input is
  * cut so that a hostile string cannot blow up a D-Bus error message. */
 #define QUOTE_MAX 80
-
-/* The offending input as it may appear in a message: D-Bus wants valid UTF-8,
- * so control and non-ASCII bytes are escaped, and the length is bounded. */
-static char *quote(const char *text) {
-        g_autofree char *head = NULL;
-        g_autofree char *escaped = NULL;
-        size_t len;
-
-        if (!text)
-                return g_strdup("");
-
-        len = strlen(text);
-        head = g_strndup(text, MIN(len, (size_t) QUOTE_MAX));
-        escaped = g_strescape(head, NULL);
-        if (len > QUOTE_MAX)
-                return g_strconcat(escaped, "...", NULL);
-        return g_steal_pointer(&escaped);
-}
 
 /* Decimal without sign, spaces or leading zeros ("0" itself is fine), at most
  * @max. A leading zero is refused because other parsers read it as octal. */
@@ -80,7 +63,7 @@ bool netaddr_parse_address(const char *text, uint32_t *ret, GError **error) {
         uint32_t address;
 
         if (!text || !parse_quad(text, strlen(text), &address)) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an IPv4 address: write four decimal numbers 0-255 "
                             "without leading zeros, like 10.23.7.1", q);
@@ -104,7 +87,7 @@ bool netaddr_parse_prefix(const char *text, bool require_prefix, Ipv4Prefix *ret
         address_len = slash ? (size_t) (slash - text) : strlen(text);
 
         if (!parse_quad(text, address_len, &address)) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an IPv4 prefix: write an address and a prefix length "
                             "like 10.23.7.1/24", q);
@@ -112,14 +95,14 @@ bool netaddr_parse_prefix(const char *text, bool require_prefix, Ipv4Prefix *ret
         }
 
         if (!slash && require_prefix) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' has no prefix length: add one, like %s/24", q, q);
                 return false;
         }
 
         if (slash && !parse_decimal(slash + 1, strlen(slash + 1), 32, &prefixlen)) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an IPv4 prefix: the prefix length must be a number "
                             "0-32 without leading zeros", q);
@@ -150,7 +133,7 @@ bool netaddr_parse_endpoint(const char *text, char **ret_host, uint16_t *ret_por
 
         colon = strrchr(text, ':');
         if (!colon) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an endpoint: write host:port, like 192.0.2.10:51820", q);
                 return false;
@@ -159,8 +142,8 @@ bool netaddr_parse_endpoint(const char *text, char **ret_host, uint16_t *ret_por
         host = g_strndup(text, (size_t) (colon - text));
         if (looks_numeric(host) ? !parse_quad(host, strlen(host), &address)
                                 : !names_validate_domain(host, NULL)) {
-                g_autofree char *q = quote(text);
-                g_autofree char *qh = quote(host);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
+                g_autofree char *qh = text_quote(host, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an endpoint: the host '%s' is neither an IPv4 address "
                             "nor a DNS name", q, qh);
@@ -168,7 +151,7 @@ bool netaddr_parse_endpoint(const char *text, char **ret_host, uint16_t *ret_por
         }
 
         if (!parse_decimal(colon + 1, strlen(colon + 1), 65535, &port) || port == 0) {
-                g_autofree char *q = quote(text);
+                g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "'%s' is not an endpoint: the port must be a number 1-65535 "
                             "without leading zeros", q);

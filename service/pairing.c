@@ -1,65 +1,18 @@
 /* pairing.c: pairing tokens, request signatures and replay protection (DESIGN §5). */
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <sodium.h>
 
 #include "pairing.h"
 #include "pic-error.h"
+#include "random-bytes.h"
+#include "sodium-ready.h"
+#include "text-quote.h"
 
 #define SIGNATURE_PREFIX "sha256="
 #define SIGNATURE_B64_LEN 44 /* standard base64 of a 32-byte MAC, one '=' */
 /* Quoted values come from remote requests too: keep log lines short. */
 #define QUOTE_MAX 100
-
-/* Escaped, shortened copy of @text for an error message. */
-static char *quote_text(const char *text) {
-        g_autofree char *head = NULL;
-        g_autofree char *escaped = NULL;
-
-        if (strlen(text) <= QUOTE_MAX)
-                return g_strescape(text, NULL);
-
-        head = g_strndup(text, QUOTE_MAX);
-        escaped = g_strescape(head, NULL);
-        return g_strconcat(escaped, "...", NULL);
-}
-
-static bool sodium_ready(GError **error) {
-        static gsize state = 0; /* 1: ready, 2: failed */
-
-        if (g_once_init_enter(&state))
-                g_once_init_leave(&state, sodium_init() < 0 ? 2 : 1);
-        if (state != 1) {
-                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to initialise libsodium");
-                return false;
-        }
-        return true;
-}
-
-static bool random_bytes(void *buf, size_t len, GError **error) {
-        uint8_t *p = buf;
-
-        while (len > 0) {
-                ssize_t n = getrandom(p, len, 0);
-
-                if (n < 0) {
-                        int e = errno;
-
-                        if (e == EINTR)
-                                continue;
-                        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to read random bytes: %s", g_strerror(e));
-                        return false;
-                }
-                /* Large requests may come back short; keep reading. */
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
 
 char *pairing_base64url_encode(const uint8_t *data, size_t len) {
         size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -104,7 +57,7 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
         want = (len * 8 + 5) / 6;
 
         if (n != want || padding > 2 || (padding > 0 && (n + padding) % 4 != 0)) {
-                quoted = quote_text(text);
+                quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "Invalid base64url value \"%s\": %zu bytes are written as exactly %zu "
                             "characters (optionally padded with '=' to a multiple of 4), not %zu",
@@ -115,7 +68,7 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
         /* Check everything before writing, so @ret is touched only on success. */
         for (size_t i = 0; i < n; i++)
                 if (base64url_value(text[i]) < 0) {
-                        quoted = quote_text(text);
+                        quoted = text_quote(text, QUOTE_MAX);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                     "Invalid base64url value \"%s\": the character at position %zu "
                                     "is not one of A-Z, a-z, 0-9, '-' or '_'",
@@ -127,7 +80,7 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
          * leaves them zero, so each value has exactly one spelling. */
         leftover = n * 6 - len * 8;
         if (n > 0 && (base64url_value(text[n - 1]) & ((1 << leftover) - 1)) != 0) {
-                quoted = quote_text(text);
+                quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "Invalid base64url value \"%s\": its last character sets bits beyond "
                             "the %zu bytes of data; use the canonical encoding",

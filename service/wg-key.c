@@ -1,11 +1,12 @@
 /* wg-key.c: WireGuard key generation and the base64/hex forms of wg(8) and the UAPI. */
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <sodium.h>
 
 #include "pic-error.h"
+#include "random-bytes.h"
+#include "sodium-ready.h"
+#include "text-quote.h"
 #include "wg-key.h"
 
 #define WG_KEY_HEX_LEN (2 * WG_KEY_LEN)
@@ -14,54 +15,6 @@
 
 G_STATIC_ASSERT(WG_KEY_LEN == crypto_scalarmult_curve25519_BYTES);
 G_STATIC_ASSERT(WG_KEY_B64_LEN + 1 == sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL));
-
-static char *quote_text(const char *text) {
-        g_autofree char *head = NULL;
-        g_autofree char *escaped = NULL;
-
-        if (strlen(text) <= QUOTE_MAX)
-                return g_strescape(text, NULL);
-
-        head = g_strndup(text, QUOTE_MAX);
-        escaped = g_strescape(head, NULL);
-        return g_strconcat(escaped, "...", NULL);
-}
-
-static bool sodium_ready(GError **error) {
-        static gsize state = 0; /* 1: ready, 2: failed */
-
-        if (g_once_init_enter(&state))
-                g_once_init_leave(&state, sodium_init() < 0 ? 2 : 1);
-        if (state != 1) {
-                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to initialise libsodium");
-                return false;
-        }
-        return true;
-}
-
-/* getrandom(2) rather than randombytes_buf(): libsodium aborts the process
- * when the kernel refuses, and a daemon must report that instead. */
-static bool random_bytes(void *buf, size_t len, GError **error) {
-        uint8_t *p = buf;
-
-        while (len > 0) {
-                ssize_t n = getrandom(p, len, 0);
-
-                if (n < 0) {
-                        int e = errno;
-
-                        if (e == EINTR)
-                                continue;
-                        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to read random bytes: %s", g_strerror(e));
-                        return false;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
 
 bool wg_key_public_from_private(const WgKey *private_key, WgKey *ret_public, GError **error) {
         WgKey pub;
@@ -120,7 +73,7 @@ bool wg_key_from_base64(const char *text, WgKey *ret, GError **error) {
         g_return_val_if_fail(ret, false);
 
         if (strlen(text) != WG_KEY_B64_LEN) {
-                quoted = quote_text(text);
+                quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "Invalid WireGuard key \"%s\": it has %zu characters, but a key is "
                             "%d characters of base64 ending in '=', as `wg genkey` and "
@@ -135,7 +88,7 @@ bool wg_key_from_base64(const char *text, WgKey *ret, GError **error) {
                               NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             len != WG_KEY_LEN) {
                 wg_key_wipe(&key);
-                quoted = quote_text(text);
+                quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "Invalid WireGuard key \"%s\": it is not the base64 encoding of "
                             "%d bytes; copy the key exactly as `wg pubkey` prints it",
@@ -169,7 +122,7 @@ bool wg_key_from_hex(const char *text, WgKey *ret, GError **error) {
 
         len = strlen(text);
         if (len != WG_KEY_HEX_LEN) {
-                quoted = quote_text(text);
+                quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                             "Invalid WireGuard key \"%s\": it has %zu characters, but a key in "
                             "hex is exactly %d hex digits",
@@ -183,7 +136,7 @@ bool wg_key_from_hex(const char *text, WgKey *ret, GError **error) {
 
                 if (hi < 0 || lo < 0) {
                         wg_key_wipe(&key);
-                        quoted = quote_text(text);
+                        quoted = text_quote(text, QUOTE_MAX);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                     "Invalid WireGuard key \"%s\": the character at position %zu "
                                     "is not a hex digit (0-9, a-f)",
