@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <glib.h>
 
-/* The source address this host would use towards the internet, i.e. that of
- * its default route. Errors: PIC_ERROR_FAILED telling the admin to set Endpoint. */
+/* The address other cells should reach this host at: that of
+ * NetworkManager's primary connection when NetworkManager runs, else the
+ * source address of the default route. Waits about a second at most for
+ * NetworkManager and reuses its answer for a few seconds. Errors:
+ * PIC_ERROR_FAILED telling the admin to set Endpoint. */
 bool endpoint_detect_host(char **ret_host, GError **error);
