@@ -10,6 +10,7 @@
 
 #include "pic-error.h"
 #include "sync-http.h"
+#include "text-quote.h"
 
 #define PATH_PREFIX "/api/cells/peer-sync/"
 
@@ -29,6 +30,7 @@
 #define ACCEPT_RETRY_MS 250
 #define ACCEPT_BATCH 16
 
+/* Bytes of a value from the network quoted in a message. */
 #define QUOTE_MAX 80
 
 #define CLIENT_SESSIONS_MAX 8
@@ -36,24 +38,6 @@
 #define CLIENT_READ_CHUNK 8192
 
 /* --- shared helpers --- */
-
-/* A value from the network as it may appear in a message: escaped to plain
- * ASCII (JSON and D-Bus want valid UTF-8) and bounded. */
-static char *quote(const char *text) {
-        g_autofree char *head = NULL;
-        g_autofree char *escaped = NULL;
-        size_t len;
-
-        if (!text)
-                return g_strdup("");
-
-        len = strlen(text);
-        head = g_strndup(text, MIN(len, (size_t) QUOTE_MAX));
-        escaped = g_strescape(head, NULL);
-        if (len > QUOTE_MAX)
-                return g_strconcat(escaped, "...", NULL);
-        return g_steal_pointer(&escaped);
-}
 
 static char *error_json(const char *message) {
         g_autoptr(JsonBuilder) builder = json_builder_new();
@@ -391,7 +375,7 @@ static void on_got_headers(SoupServerMessage *msg, gpointer userdata) {
         }
 
         if (!g_str_has_prefix(path, PATH_PREFIX)) {
-                g_autofree char *quoted = quote(path);
+                g_autofree char *quoted = text_quote(path, QUOTE_MAX);
 
                 message = g_strdup_printf("there is no peer-sync endpoint at '%s'; peer-sync paths start with %s",
                                           quoted, PATH_PREFIX);
@@ -400,8 +384,8 @@ static void on_got_headers(SoupServerMessage *msg, gpointer userdata) {
         }
 
         if (!method || strcmp(method, SOUP_METHOD_POST) != 0) {
-                g_autofree char *quoted_method = quote(method);
-                g_autofree char *quoted_path = quote(path);
+                g_autofree char *quoted_method = text_quote(method, QUOTE_MAX);
+                g_autofree char *quoted_path = text_quote(path, QUOTE_MAX);
 
                 message = g_strdup_printf("method '%s' is not allowed on '%s'; use POST", quoted_method,
                                           quoted_path);
@@ -1033,8 +1017,8 @@ guint64 sync_http_client_post(SyncHttpClient *client, const char *host, uint16_t
         g_hash_table_insert(client->requests, &req->handle, req);
 
         {
-                g_autofree char *quoted_host = quote(host);
-                g_autofree char *quoted_path = quote(path);
+                g_autofree char *quoted_host = text_quote(host, QUOTE_MAX);
+                g_autofree char *quoted_path = text_quote(path, QUOTE_MAX);
 
                 req->url = g_strdup_printf("http://%s:%u%s", quoted_host, port, quoted_path);
         }
