@@ -7,6 +7,7 @@
 #include "bus-link.h"
 #include "bus-util.h"
 #include "netaddr.h"
+#include "probe.h"
 
 #define ACTION_MANAGE_LINKS "org.pic.cell1.manage-links"
 
@@ -157,10 +158,264 @@ static int property_get_permissions(sd_bus *bus, const char *path, const char *i
         return append_permissions(reply, inbound ? link->inbound : link->outbound, cell_get_state(c->cell), inbound);
 }
 
-static int method_not_supported(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "%s is not available in this version of pic-celld",
-                                 sd_bus_message_get_member(message));
+static int method_set_permissions(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        g_autoptr(GHashTable) inbound = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GError) e = NULL;
+        g_autofree char *name = NULL;
+        bool changes;
+        int r;
+
+        {
+                LINK_OR_FAIL(c, sd_bus_message_get_path(message));
+                name = g_strdup(link->name);
+        }
+        r = sd_bus_message_enter_container(message, 'a', "{sb}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *service;
+                int shared;
+
+                r = sd_bus_message_read(message, "{sb}", &service, &shared);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (g_hash_table_size(inbound) >= CELL_STATE_MAX_SERVICES)
+                        return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
+                                                 "inbound: more than %d entries", CELL_STATE_MAX_SERVICES);
+                r = bus_check_string(service, "inbound", error);
+                if (r < 0)
+                        return r;
+                g_hash_table_replace(inbound, g_strdup(service), GINT_TO_POINTER(shared != 0));
+        }
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+
+        if (!cell_set_permissions_check(c->cell, name, inbound, &changes, &e))
+                return bus_error_from_gerror(error, e);
+        if (!changes)
+                return sd_bus_reply_method_return(message, NULL);
+
+        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        if (!cell_set_permissions(c->cell, name, inbound, &e))
+                return bus_error_from_gerror(error, e);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_set_exit_offered(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *name = NULL;
+        bool current;
+        int offered;
+        int r;
+
+        {
+                LINK_OR_FAIL(c, sd_bus_message_get_path(message));
+                name = g_strdup(link->name);
+                current = link->exit_offered;
+        }
+        r = sd_bus_message_read(message, "b", &offered);
+        if (r < 0)
+                return r;
+        if (current == (offered != 0))
+                return sd_bus_reply_method_return(message, NULL);
+
+        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        if (!cell_set_exit_offered(c->cell, name, offered != 0, &e))
+                return bus_error_from_gerror(error, e);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* --- Diagnose --- */
+
+#define DIAGNOSE_TIMEOUT_MS 2000
+
+typedef struct {
+        Context *context;
+        sd_bus_message *request;
+        GCancellable *cancellable;
+        Link *link;               /* a copy: the link may change meanwhile */
+        TunnelStatus status;
+        unsigned pending;
+        bool ping_ok, sync_ok, dns_ok;
+        double ping_ms;
+        char *ping_error, *sync_error, *dns_error;
+} Diagnosis;
+
+static void diagnosis_free(Diagnosis *d) {
+        g_cancellable_cancel(d->cancellable);
+        g_object_unref(d->cancellable);
+        sd_bus_message_unref(d->request);
+        link_free(d->link);
+        g_free(d->ping_error);
+        g_free(d->sync_error);
+        g_free(d->dns_error);
+        g_free(d);
+}
+
+/* "3 hours", "2 minutes", "40 seconds": how an admin says it. */
+static char *describe_age(uint64_t seconds) {
+        if (seconds >= 2 * 86400)
+                return g_strdup_printf("%" G_GUINT64_FORMAT " days", seconds / 86400);
+        if (seconds >= 2 * 3600)
+                return g_strdup_printf("%" G_GUINT64_FORMAT " hours", seconds / 3600);
+        if (seconds >= 2 * 60)
+                return g_strdup_printf("%" G_GUINT64_FORMAT " minutes", seconds / 60);
+        return g_strdup_printf("%" G_GUINT64_FORMAT " seconds", seconds);
+}
+
+static void diagnosis_reply(Diagnosis *d) {
+        const Link *l = d->link;
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+        uint64_t age = d->status.last_handshake > 0 ? (uint64_t) MAX(now - d->status.last_handshake, 0) : UINT64_MAX;
+        g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *tunnel = netaddr_format_address(l->tunnel_address);
+        g_autofree char *dns = netaddr_format_address(cell_get_state(d->context->cell)->cell.dns_address);
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (!l->paired)
+                g_ptr_array_add(problems, g_strdup_printf("%s has not confirmed the link yet%s%s", l->name,
+                                                          l->last_push_error ? ": " : "",
+                                                          l->last_push_error ?: ""));
+        if (age == UINT64_MAX)
+                g_ptr_array_add(problems, g_strdup_printf("no handshake with %s yet: is %s's endpoint %s reachable "
+                                                          "over UDP?", l->name, l->name, l->endpoint));
+        else if (age > CELL_CONNECTED_WINDOW) {
+                g_autofree char *words = describe_age(age);
+                g_ptr_array_add(problems, g_strdup_printf("no handshake for %s: is %s's endpoint %s reachable?",
+                                                          words, l->name, l->endpoint));
+        }
+        if (!d->ping_ok)
+                g_ptr_array_add(problems, g_strdup_printf("%s's tunnel address %s does not answer pings: %s",
+                                                          l->name, tunnel, d->ping_error));
+        if (!d->sync_ok)
+                g_ptr_array_add(problems, g_strdup_printf("%s's sync endpoint %s:%u is unreachable (%s): is "
+                                                          "pic-celld running on %s?", l->name, tunnel,
+                                                          l->sync_port, d->sync_error, l->name));
+        if (!d->dns_ok)
+                g_ptr_array_add(problems, g_strdup_printf("%s does not resolve through this cell's DNS (%s): %s",
+                                                          l->domain, dns, d->dns_error));
+        if (l->paired && l->push_state != PUSH_STATE_OK)
+                g_ptr_array_add(problems, g_strdup_printf("changes for %s are waiting to be delivered%s%s", l->name,
+                                                          l->last_push_error ? ": " : "",
+                                                          l->last_push_error ?: ""));
+        g_ptr_array_add(problems, NULL);
+
+        r = sd_bus_message_new_method_return(d->request, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "handshake_age", "t", age);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "tunnel_ping_ms", "d", d->ping_ok ? d->ping_ms : -1.0);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "sync_reachable", "b", d->sync_ok);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "dns_ok", "b", d->dns_ok);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "problems");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, (char **) problems->pdata);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                g_warning("Failed to answer Diagnose for %s: %s", l->name, g_strerror(-r));
+        sd_bus_message_unref(reply);
+}
+
+static void diagnosis_step_done(Diagnosis *d) {
+        if (--d->pending > 0)
+                return;
+        diagnosis_reply(d);
+        g_ptr_array_remove(d->context->diagnoses, d);
+}
+
+static void on_ping(bool ok, double ms, const char *msg, void *userdata) {
+        Diagnosis *d = userdata;
+
+        d->ping_ok = ok;
+        d->ping_ms = ms;
+        d->ping_error = g_strdup(msg);
+        diagnosis_step_done(d);
+}
+
+static void on_sync(bool ok, double ms, const char *msg, void *userdata) {
+        Diagnosis *d = userdata;
+
+        d->sync_ok = ok;
+        d->sync_error = g_strdup(msg);
+        diagnosis_step_done(d);
+}
+
+static void on_dns(bool ok, double ms, const char *msg, void *userdata) {
+        Diagnosis *d = userdata;
+
+        d->dns_ok = ok;
+        d->dns_error = g_strdup(msg);
+        diagnosis_step_done(d);
+}
+
+/* No polkit: it only reads, and what it sends is three small probes. */
+static int method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        const CellState *state = cell_get_state(c->cell);
+        uint32_t source = state->cell.address.address;
+        LINK_OR_FAIL(c, sd_bus_message_get_path(message));
+        Diagnosis *d;
+
+        if (!c->diagnoses)
+                c->diagnoses = g_ptr_array_new_with_free_func((GDestroyNotify) diagnosis_free);
+        if (c->diagnoses->len >= 16)
+                return sd_bus_error_set(error, "org.pic.Cell1.Error.LimitExceeded",
+                                        "Too many diagnoses under way; try again in a moment");
+
+        d = g_new0(Diagnosis, 1);
+        d->context = c;
+        d->request = sd_bus_message_ref(message);
+        d->cancellable = g_cancellable_new();
+        d->status = cell_get_link_status(c->cell, link->name);
+        d->link = link_new();
+        d->link->name = g_strdup(link->name);
+        d->link->domain = g_strdup(link->domain);
+        d->link->endpoint = g_strdup(link->endpoint);
+        d->link->tunnel_address = link->tunnel_address;
+        d->link->sync_port = link->sync_port;
+        d->link->paired = link->paired;
+        d->link->push_state = link->push_state;
+        d->link->last_push_error = g_strdup(link->last_push_error);
+        d->pending = 3;
+        g_ptr_array_add(c->diagnoses, d);
+
+        probe_ping(source, link->tunnel_address, DIAGNOSE_TIMEOUT_MS, d->cancellable, on_ping, d);
+        probe_tcp_connect(source, link->tunnel_address, link->sync_port, DIAGNOSE_TIMEOUT_MS, d->cancellable,
+                          on_sync, d);
+        probe_dns(state->cell.dns_address, link->domain, DIAGNOSE_TIMEOUT_MS, d->cancellable, on_dns, d);
+        return 1;
 }
 
 static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -214,15 +469,15 @@ static const sd_bus_vtable link_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SetPermissions",
                                 SD_BUS_ARGS("a{sb}", inbound),
                                 SD_BUS_NO_RESULT,
-                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_set_permissions, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetExitOffered",
                                 SD_BUS_ARGS("b", offered),
                                 SD_BUS_NO_RESULT,
-                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_set_exit_offered, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Diagnose",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", report),
-                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_diagnose, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Remove",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_NO_RESULT,

@@ -34,7 +34,22 @@ struct Cell {
         guint retry_delay_ms;
         guint poll_id;
         GHashTable *status;     /* public key (base64) -> TunnelStatus* */
+        GPtrArray *departing;   /* of Departure*: removed links kept for the farewell */
 };
+
+typedef struct {
+        Cell *cell;
+        Link *link;
+        guint timer;
+        bool tell_remote;  /* false: the remote removed us; we only finish answering it */
+} Departure;
+
+static void departure_free(Departure *d) {
+        if (d->timer)
+                g_source_remove(d->timer);
+        link_free(d->link);
+        g_free(d);
+}
 
 #define RECONCILE_RETRY_MIN_MS 500
 #define RECONCILE_RETRY_MAX_MS 30000
@@ -108,9 +123,25 @@ static gboolean on_reconcile_retry(gpointer userdata) {
 static void reconcile_now(Cell *cell) {
         g_autoptr(GError) error = NULL;
 
+        g_autoptr(GPtrArray) links = NULL;
+        CellState view;
+
         if (!cell->reconciler)
                 return;
-        if (reconciler_apply(cell->reconciler, cell->state, &cell->private_key, &error)) {
+        /* Departing links keep their tunnel until the remote has been told. */
+        view = *cell->state;
+        if (cell->departing->len > 0) {
+                links = g_ptr_array_new();
+                for (guint i = 0; i < cell->state->links->len; i++)
+                        g_ptr_array_add(links, cell->state->links->pdata[i]);
+                for (guint i = 0; i < cell->departing->len; i++) {
+                        Departure *d = cell->departing->pdata[i];
+                        if (!cell_state_find_link_by_key(cell->state, d->link->public_key))
+                                g_ptr_array_add(links, d->link);
+                }
+                view.links = links;
+        }
+        if (reconciler_apply(cell->reconciler, &view, &cell->private_key, &error)) {
                 cell->retry_delay_ms = 0;
                 if (cell->retry_id) {
                         g_source_remove(cell->retry_id);
@@ -125,15 +156,22 @@ static void reconcile_now(Cell *cell) {
                 cell->retry_id = g_timeout_add(cell->retry_delay_ms, on_reconcile_retry, cell);
 }
 
-/* Saves @next and adopts it as the model, then reconciles; on failure @next
- * is freed and the model stays as it was. */
-static bool commit(Cell *cell, CellState *next, GError **error) {
+/* Saves @next and adopts it as the model; on failure @next is freed and the
+ * model stays as it was. */
+static bool commit_model(Cell *cell, CellState *next, GError **error) {
         if (!cell_state_save(next, cell->state_path, error)) {
                 cell_state_free(next);
                 return false;
         }
         cell_state_free(cell->state);
         cell->state = next;
+        return true;
+}
+
+/* The same, then the kernel follows: for every change it could be affected by. */
+static bool commit(Cell *cell, CellState *next, GError **error) {
+        if (!commit_model(cell, next, error))
+                return false;
         reconcile_now(cell);
         return true;
 }
@@ -233,6 +271,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
         cell->key_path = g_build_filename(state_dir, "private.key", NULL);
         cell->listeners = g_array_new(FALSE, FALSE, sizeof(ListenerEntry));
         cell->status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        cell->departing = g_ptr_array_new_with_free_func((GDestroyNotify) departure_free);
 
         if (g_mkdir_with_parents(state_dir, 0700) < 0) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
@@ -274,6 +313,8 @@ void cell_free(Cell *cell) {
                 g_source_remove(cell->poll_id);
         if (cell->status)
                 g_hash_table_destroy(cell->status);
+        if (cell->departing)
+                g_ptr_array_unref(cell->departing);
         wg_key_wipe(&cell->private_key);
         cell_state_free(cell->state);
         g_free(cell->state_dir);
@@ -621,28 +662,15 @@ bool cell_create_invite_check(const Cell *cell, uint32_t ttl, GError **error) {
 
 char *cell_create_invite(Cell *cell, uint32_t ttl, GError **error) {
         int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-        g_autoptr(Invite) invite = invite_new();
-        g_autofree char *endpoint = NULL;
-        const CellIdentity *id = &cell->state->cell;
+        g_autoptr(Invite) invite = NULL;
         IssuedInvite *issued;
         CellState *next;
 
         if (!cell_create_invite_check(cell, ttl, error))
                 return NULL;
-        endpoint = cell_get_endpoint(cell, error);
-        if (!endpoint)
+        invite = cell_build_invite(cell, error);
+        if (!invite)
                 return NULL;
-
-        invite->cell_name = g_strdup(id->name);
-        invite->public_key = g_strdup(id->public_key);
-        if (!netaddr_parse_endpoint(endpoint, &invite->endpoint_host, &invite->endpoint_port, error))
-                return NULL;
-        invite->endpoint = g_steal_pointer(&endpoint);
-        invite->vpn_subnet = netaddr_canonical(&id->address);
-        invite->dns_ip = id->dns_address;
-        invite->domain = g_strdup(id->domain);
-        invite->tunnel_address = id->address.address;
-        invite->sync_port = cell->config->sync_port;
         if (!pairing_token_generate(now, ttl, &invite->pairing, error))
                 return NULL;
         invite->has_pairing = true;
@@ -782,6 +810,14 @@ static Invite *parse_importable(const Cell *cell, const char *text, GError **err
 
         if (!invite)
                 return NULL;
+        if (invite->has_pairing && invite->pairing.expires <= g_get_real_time() / G_USEC_PER_SEC) {
+                g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(invite->pairing.expires);
+                g_autofree char *expiry = when ? g_date_time_format(when, "%Y-%m-%d %H:%M UTC") : NULL;
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_INVITE,
+                            "pairing.expires: the invite of %s expired at %s; ask %s for a new invite",
+                            invite->cell_name, expiry ?: "an unknown time", invite->cell_name);
+                return NULL;
+        }
         if (cell->state->links->len >= CELL_STATE_MAX_LINKS) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
                             "This cell already has %d links, the most it can; remove one first",
@@ -813,26 +849,436 @@ char *cell_import_invite(Cell *cell, const char *text, GError **error) {
         return g_strdup(invite->cell_name);
 }
 
-bool cell_remove_link(Cell *cell, const char *name, GError **error) {
+static Link *steal_link(CellState *state, const char *name) {
+        for (guint i = 0; i < state->links->len; i++) {
+                Link *link = state->links->pdata[i];
+                if (g_str_equal(link->name, name))
+                        return g_ptr_array_steal_index(state->links, i);
+        }
+        return NULL;
+}
+
+static gboolean on_departure_timeout(gpointer userdata) {
+        Departure *d = userdata;
+        Cell *cell = d->cell;
+
+        d->timer = 0;
+        g_debug("Link %s: the farewell to the remote took too long; closing its tunnel", d->link->name);
+        g_ptr_array_remove(cell->departing, d);
+        reconcile_now(cell);
+        return G_SOURCE_REMOVE;
+}
+
+#define REMOTE_UNLINK_GRACE_MS 2000 /* time to deliver our answer to the remote's unlink */
+
+/* Removes @name from the model. Its tunnel stays for a while: for the
+ * farewell to the remote (@tell_remote), or for our answer to the remote's
+ * own unlink, which travels through that tunnel. */
+static bool remove_link(Cell *cell, const char *name, bool tell_remote, GError **error) {
         g_autofree char *key = NULL;
         CellState *next;
+        Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
                 return false;
         }
         next = cell_state_copy(cell->state);
-        for (guint i = 0; i < next->links->len; i++) {
-                Link *link = next->links->pdata[i];
-                if (g_str_equal(link->name, name)) {
-                        key = g_strdup(link->public_key);
-                        g_ptr_array_remove_index(next->links, i);
-                        break;
+        link = steal_link(next, name);
+        key = g_strdup(link->public_key);
+        {
+                Departure *d = g_new0(Departure, 1);
+
+                /* Replaces an older departure of the same cell, if any. */
+                cell_departure_done(cell, name);
+                d->cell = cell;
+                d->link = link;
+                d->tell_remote = tell_remote;
+                d->timer = g_timeout_add(tell_remote ? CELL_DEPARTURE_GRACE_MS : REMOTE_UNLINK_GRACE_MS,
+                                         on_departure_timeout, d);
+                g_ptr_array_add(cell->departing, d);
+        }
+        if (!commit(cell, next, error)) {
+                cell_departure_done(cell, name);
+                return false;
+        }
+        g_hash_table_remove(cell->status, key);
+        notify_link_removed(cell, name);
+        return true;
+}
+
+bool cell_remove_link(Cell *cell, const char *name, GError **error) {
+        return remove_link(cell, name, true, error);
+}
+
+bool cell_apply_remote_unlink(Cell *cell, const char *name, GError **error) {
+        return remove_link(cell, name, false, error);
+}
+
+const Link *cell_get_departing(const Cell *cell, const char *name) {
+        for (guint i = 0; i < cell->departing->len; i++) {
+                Departure *d = cell->departing->pdata[i];
+                if (d->tell_remote && g_str_equal(d->link->name, name))
+                        return d->link;
+        }
+        return NULL;
+}
+
+void cell_departure_done(Cell *cell, const char *name) {
+        for (guint i = 0; i < cell->departing->len; i++) {
+                Departure *d = cell->departing->pdata[i];
+                if (g_str_equal(d->link->name, name)) {
+                        g_ptr_array_remove_index(cell->departing, i);
+                        reconcile_now(cell);
+                        return;
+                }
+        }
+}
+
+/* --- pairing and sync --- */
+
+Invite *cell_build_invite(const Cell *cell, GError **error) {
+        const CellIdentity *id = &cell->state->cell;
+        g_autoptr(Invite) invite = invite_new();
+        g_autofree char *endpoint = cell_get_endpoint(cell, error);
+
+        if (!endpoint)
+                return NULL;
+        invite->cell_name = g_strdup(id->name);
+        invite->public_key = g_strdup(id->public_key);
+        if (!netaddr_parse_endpoint(endpoint, &invite->endpoint_host, &invite->endpoint_port, error))
+                return NULL;
+        invite->endpoint = g_steal_pointer(&endpoint);
+        invite->vpn_subnet = netaddr_canonical(&id->address);
+        invite->dns_ip = id->dns_address;
+        invite->domain = g_strdup(id->domain);
+        invite->tunnel_address = id->address.address;
+        invite->sync_port = cell->config->sync_port;
+        return g_steal_pointer(&invite);
+}
+
+bool cell_accept_paired_invite(Cell *cell, const char *pairing_id, const Invite *invite,
+                               CellPairResult *ret_result, GError **error) {
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+        const IssuedInvite *issued = cell_state_find_invite(cell->state, pairing_id);
+        CellState *next;
+        Link *link;
+
+        if (!issued || (!issued->used_by && issued->expires <= now)) {
+                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_NOT_AUTHORIZED,
+                                    "unknown or expired pairing id; ask for a new invite");
+                return false;
+        }
+        if (issued->used_by) {
+                if (!g_str_equal(issued->used_by, invite->public_key)) {
+                        g_set_error_literal(error, PIC_ERROR, PIC_ERROR_NOT_AUTHORIZED,
+                                            "this invite has already been used by another cell; ask for a new invite");
+                        return false;
+                }
+                *ret_result = CELL_PAIR_ALREADY_LINKED;
+                return true;
+        }
+        if (cell->state->links->len >= CELL_STATE_MAX_LINKS) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "%s already has %d links, the most it can", cell->state->cell.name, CELL_STATE_MAX_LINKS);
+                return false;
+        }
+        if (!conflicts_check_invite(cell->state, invite, NULL, error))
+                return false;
+
+        next = cell_state_copy(cell->state);
+        link = link_new_from_invite(invite, now);
+        /* Their invite to us carries no pairing: we are the side that issued one. */
+        g_clear_pointer(&link->pairing_id, g_free);
+        g_clear_pointer(&link->pairing_secret, g_free);
+        link->pairing_expires = 0;
+        link->paired = true;
+        g_ptr_array_add(next->links, link);
+        for (guint i = 0; i < next->invites->len; i++) {
+                IssuedInvite *inv = next->invites->pdata[i];
+                if (g_str_equal(inv->id, pairing_id)) {
+                        g_free(inv->used_by);
+                        inv->used_by = g_strdup(invite->public_key);
                 }
         }
         if (!commit(cell, next, error))
                 return false;
-        g_hash_table_remove(cell->status, key);
-        notify_link_removed(cell, name);
+        notify_link_added(cell, invite->cell_name);
+        *ret_result = CELL_PAIR_LINKED;
         return true;
+}
+
+bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
+        static const char *const changed[] = { "Paired", "PushState", "LastPushAt", "LastPushError", NULL };
+        CellState *next;
+        Link *link;
+
+        if (!cell_state_find_link(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        next = cell_state_copy(cell->state);
+        link = cell_state_find_link(next, name);
+        link->paired = true;
+        if (link->pairing_secret)
+                memset(link->pairing_secret, 0, strlen(link->pairing_secret));
+        g_clear_pointer(&link->pairing_secret, g_free);
+        g_clear_pointer(&link->pairing_id, g_free);
+        link->pairing_expires = 0;
+        link->push_state = PUSH_STATE_OK;
+        link->last_push_at = g_get_real_time() / G_USEC_PER_SEC;
+        g_clear_pointer(&link->last_push_error, g_free);
+        if (!commit_model(cell, next, error))
+                return false;
+        notify_link_changed(cell, name, changed);
+        return true;
+}
+
+void cell_record_push(Cell *cell, const char *name, PushState state, const char *error_message) {
+        static const char *const changed[] = { "PushState", "LastPushAt", "LastPushError", NULL };
+        g_autoptr(GError) error = NULL;
+        const Link *current = cell_state_find_link(cell->state, name);
+        CellState *next;
+        Link *link;
+
+        if (!current)
+                return;
+        next = cell_state_copy(cell->state);
+        link = cell_state_find_link(next, name);
+        link->push_state = state;
+        link->last_push_at = g_get_real_time() / G_USEC_PER_SEC;
+        g_free(link->last_push_error);
+        link->last_push_error = error_message && error_message[0] ? g_strdup(error_message) : NULL;
+        if (!commit_model(cell, next, &error)) {
+                g_warning("Link %s: failed to keep the push result: %s", name, error->message);
+                return;
+        }
+        notify_link_changed(cell, name, changed);
+}
+
+bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite, GError **error) {
+        static const char *const changed[] = { "Domain", "VpnSubnet", "TunnelAddress", "DnsAddress", "Endpoint",
+                                               "LastRemoteUpdateAt", NULL };
+        CellState *next;
+        Link *link;
+
+        if (!cell_state_find_link(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        if (!g_str_equal(invite->cell_name, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                            "%s cannot rename itself to '%s' through an update; remove and link it again",
+                            name, invite->cell_name);
+                return false;
+        }
+        if (!conflicts_check_invite(cell->state, invite, name, error))
+                return false;
+
+        next = cell_state_copy(cell->state);
+        link = cell_state_find_link(next, name);
+        g_free(link->domain);
+        link->domain = g_strdup(invite->domain);
+        g_free(link->endpoint);
+        link->endpoint = g_strdup(invite->endpoint);
+        link->vpn_subnet = invite->vpn_subnet;
+        link->dns_ip = invite->dns_ip;
+        link->tunnel_address = invite->tunnel_address;
+        link->sync_port = invite->sync_port;
+        link->last_remote_update_at = g_get_real_time() / G_USEC_PER_SEC;
+        if (!commit(cell, next, error))
+                return false;
+        notify_link_changed(cell, name, changed);
+        return true;
+}
+
+/* --- permissions --- */
+
+static bool validate_permissions(const Cell *cell, const char *name, GHashTable *inbound, bool *ret_changes,
+                                 GError **error) {
+        const Link *link = cell_state_find_link(cell->state, name);
+        GHashTableIter iter;
+        gpointer key, value;
+        bool changes = false;
+
+        if (!link) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        g_hash_table_iter_init(&iter, inbound);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+                bool now = GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, key));
+
+                if (!cell_state_find_service(cell->state, key)) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "inbound: this cell has no service named '%s'; add it with SetService first",
+                                    (const char *) key);
+                        return false;
+                }
+                if (now != (GPOINTER_TO_INT(value) != 0))
+                        changes = true;
+        }
+        *ret_changes = changes;
+        return true;
+}
+
+bool cell_set_permissions_check(const Cell *cell, const char *name, GHashTable *inbound, bool *ret_changes,
+                                GError **error) {
+        return validate_permissions(cell, name, inbound, ret_changes, error);
+}
+
+bool cell_set_permissions(Cell *cell, const char *name, GHashTable *inbound, GError **error) {
+        static const char *const changed[] = { "Inbound", NULL };
+        GHashTableIter iter;
+        gpointer key, value;
+        CellState *next;
+        Link *link;
+        bool changes;
+
+        if (!validate_permissions(cell, name, inbound, &changes, error))
+                return false;
+        if (!changes)
+                return true;
+        next = cell_state_copy(cell->state);
+        link = cell_state_find_link(next, name);
+        g_hash_table_iter_init(&iter, inbound);
+        while (g_hash_table_iter_next(&iter, &key, &value))
+                g_hash_table_replace(link->inbound, g_strdup(key), GINT_TO_POINTER(GPOINTER_TO_INT(value) != 0));
+        if (!commit(cell, next, error))
+                return false;
+        notify_link_changed(cell, name, changed);
+        return true;
+}
+
+bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **error) {
+        static const char *const changed[] = { "ExitOffered", NULL };
+        const Link *current = cell_state_find_link(cell->state, name);
+        CellState *next;
+
+        if (!current) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        if (current->exit_offered == offered)
+                return true;
+        next = cell_state_copy(cell->state);
+        cell_state_find_link(next, name)->exit_offered = offered;
+        if (!commit(cell, next, error))
+                return false;
+        notify_link_changed(cell, name, changed);
+        return true;
+}
+
+static bool same_permissions(GHashTable *a, GHashTable *b) {
+        GHashTableIter iter;
+        gpointer key, value;
+
+        if (g_hash_table_size(a) != g_hash_table_size(b))
+                return false;
+        g_hash_table_iter_init(&iter, a);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+                gpointer other;
+                if (!g_hash_table_lookup_extended(b, key, NULL, &other) ||
+                    (GPOINTER_TO_INT(value) != 0) != (GPOINTER_TO_INT(other) != 0))
+                        return false;
+        }
+        return true;
+}
+
+static bool same_strings(const GPtrArray *a, const GPtrArray *b) {
+        if (a->len != b->len)
+                return false;
+        for (guint i = 0; i < a->len; i++)
+                if (g_strcmp0(a->pdata[i], b->pdata[i]) != 0)
+                        return false;
+        return true;
+}
+
+bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePermissions *remote, bool *ret_stale,
+                                   GError **error) {
+        const char *changed[6];
+        const Link *current = cell_state_find_link(cell->state, name);
+        CellState *next;
+        Link *link;
+        size_t n = 0;
+
+        if (!current) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                return false;
+        }
+        if (remote->seq <= current->remote_seq) {
+                *ret_stale = true;
+                return true;
+        }
+        for (guint i = 0; i < remote->exit_sources->len; i++) {
+                Ipv4Prefix p;
+                if (!netaddr_parse_prefix(remote->exit_sources->pdata[i], false, &p, error)) {
+                        g_prefix_error(error, "exit_sources[%u]: ", i);
+                        return false;
+                }
+                if (!netaddr_prefix_contains(&current->vpn_subnet, &p)) {
+                        g_autofree char *subnet = netaddr_format_network(&current->vpn_subnet);
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                                    "exit_sources[%u]: '%s' lies outside %s's subnet %s", i,
+                                    (const char *) remote->exit_sources->pdata[i], name, subnet);
+                        return false;
+                }
+        }
+        *ret_stale = false;
+
+        if (!same_permissions(current->outbound, remote->inbound))
+                changed[n++] = "Outbound";
+        if (current->remote_exit_offered != remote->exit_offered)
+                changed[n++] = "RemoteExitOffered";
+        if (current->remote_exit_relay_active != remote->use_as_exit_relay)
+                changed[n++] = "RemoteExitRelayActive";
+        changed[n++] = "LastRemoteUpdateAt";
+        changed[n] = NULL;
+
+        next = cell_state_copy(cell->state);
+        link = cell_state_find_link(next, name);
+        g_hash_table_remove_all(link->outbound);
+        {
+                GHashTableIter iter;
+                gpointer key, value;
+                g_hash_table_iter_init(&iter, remote->inbound);
+                while (g_hash_table_iter_next(&iter, &key, &value))
+                        g_hash_table_replace(link->outbound, g_strdup(key),
+                                             GINT_TO_POINTER(GPOINTER_TO_INT(value) != 0));
+        }
+        link->remote_exit_offered = remote->exit_offered;
+        link->remote_exit_relay_active = remote->use_as_exit_relay;
+        if (!same_strings(link->remote_exit_sources, remote->exit_sources)) {
+                g_ptr_array_set_size(link->remote_exit_sources, 0);
+                for (guint i = 0; i < remote->exit_sources->len; i++)
+                        g_ptr_array_add(link->remote_exit_sources, g_strdup(remote->exit_sources->pdata[i]));
+        }
+        link->remote_seq = remote->seq;
+        link->last_remote_update_at = g_get_real_time() / G_USEC_PER_SEC;
+        if (!commit(cell, next, error))
+                return false;
+        notify_link_changed(cell, name, changed);
+        return true;
+}
+
+uint64_t cell_next_push_seq(const Cell *cell, const char *name) {
+        const Link *link = cell_state_find_link(cell->state, name);
+        uint64_t clock_ms = (uint64_t) (g_get_real_time() / 1000);
+        uint64_t last = link ? link->push_seq : 0;
+
+        /* The clock keeps seq rising across restarts even before push_seq was saved. */
+        return MAX(last + 1, clock_ms);
+}
+
+void cell_record_push_seq(Cell *cell, const char *name, uint64_t seq) {
+        g_autoptr(GError) error = NULL;
+        const Link *current = cell_state_find_link(cell->state, name);
+        CellState *next;
+
+        if (!current || current->push_seq >= seq)
+                return;
+        next = cell_state_copy(cell->state);
+        cell_state_find_link(next, name)->push_seq = seq;
+        if (!commit_model(cell, next, &error))
+                g_warning("Link %s: failed to keep the push sequence: %s", name, error->message);
 }

@@ -89,6 +89,64 @@ bool cell_import_invite_check(const Cell *cell, const char *text, GError **error
 char *cell_import_invite(Cell *cell, const char *text, GError **error);
 bool cell_remove_link(Cell *cell, const char *name, GError **error);
 
+/* --- pairing and sync, for the peer-sync face --- */
+
+#define CELL_DEPARTURE_GRACE_MS 10000 /* a removed link's tunnel stays this long for the farewell */
+
+typedef enum {
+        CELL_PAIR_LINKED,
+        CELL_PAIR_ALREADY_LINKED,
+} CellPairResult;
+
+/* This cell's own invite, without pairing (what it pushes to others). */
+Invite *cell_build_invite(const Cell *cell, GError **error);
+
+/* A remote cell presents one of our invites' pairing id (its signature,
+ * freshness and nonce already checked) and its own invite. Errors:
+ * PIC_ERROR_NOT_AUTHORIZED (unknown, expired or used by another key),
+ * PIC_ERROR_CONFLICT, PIC_ERROR_LIMIT_EXCEEDED. */
+bool cell_accept_paired_invite(Cell *cell, const char *pairing_id, const Invite *invite,
+                               CellPairResult *ret_result, GError **error);
+/* The remote confirmed our link (accept-invite answered linked). */
+bool cell_confirm_link(Cell *cell, const char *name, GError **error);
+/* The outcome of a push to @name; kept and shown as PushState/LastPush*. */
+void cell_record_push(Cell *cell, const char *name, PushState state, const char *error_message);
+/* The remote's invite changed (healing): re-check conflicts, update in place. */
+bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite, GError **error);
+/* The remote removed us: remove the link here, without telling it back. */
+bool cell_apply_remote_unlink(Cell *cell, const char *name, GError **error);
+
+/* Permissions (Link.SetPermissions): @inbound maps service names to
+ * gboolean (GINT_TO_POINTER) and is merged into what is shared. */
+bool cell_set_permissions_check(const Cell *cell, const char *name, GHashTable *inbound, bool *ret_changes,
+                                GError **error);
+bool cell_set_permissions(Cell *cell, const char *name, GHashTable *inbound, GError **error);
+bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **error);
+
+/* What a linked cell pushed to us over the tunnel (DESIGN §6). */
+typedef struct {
+        uint64_t seq;
+        GHashTable *inbound;        /* their service -> gboolean: what they share with us */
+        bool exit_offered;
+        bool use_as_exit_relay;
+        GPtrArray *exit_sources;    /* of char* CIDR, inside their subnet */
+} RemotePermissions;
+
+/* Stores @remote as the mirror of @name; a seq not above the last one is
+ * ignored (@ret_stale true). */
+bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePermissions *remote, bool *ret_stale,
+                                   GError **error);
+/* The seq for the next permissions push to @name: above every one sent before,
+ * even across restarts. */
+uint64_t cell_next_push_seq(const Cell *cell, const char *name);
+/* A permissions push with @seq landed. */
+void cell_record_push_seq(Cell *cell, const char *name, uint64_t seq);
+
+/* A link removed by our admin stays reachable for a short while so that the
+ * remote can be told; the face asks for it and says when it is done. */
+const Link *cell_get_departing(const Cell *cell, const char *name);
+void cell_departure_done(Cell *cell, const char *name);
+
 /* A new invite in compact form ("pic1:…"), its pairing token remembered. */
 bool cell_create_invite_check(const Cell *cell, uint32_t ttl, GError **error);
 char *cell_create_invite(Cell *cell, uint32_t ttl, GError **error);

@@ -5,7 +5,10 @@
 void context_free(Context *c) {
         if (!c)
                 return;
-        /* The cell borrows the reconciler: free the cell first. */
+        /* Faces first, then the cell, then what the cell borrows. */
+        if (c->diagnoses)
+                g_ptr_array_unref(c->diagnoses);
+        peersync_free(c->peersync);
         cell_free(c->cell);
         c->cell = NULL;
         reconciler_free(c->reconciler);

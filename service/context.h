@@ -9,6 +9,7 @@
 
 #include "cell.h"
 #include "daemon-config.h"
+#include "peersync.h"
 #include "polkit.h"
 #include "reconcile.h"
 
@@ -22,6 +23,8 @@ typedef struct {
         sd_bus *bus;
         PolkitRegistry *polkit;
         Reconciler *reconciler;
+        PeerSync *peersync;
+        GPtrArray *diagnoses;   /* Link.Diagnose() calls under way (bus-link.c) */
 
         int exit_status;
 } Context;

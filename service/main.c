@@ -146,6 +146,11 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         cell_start(c->cell, c->reconciler);
+        c->peersync = peersync_new(c->cell, c->config, &error);
+        if (!c->peersync) {
+                g_critical("Failed to start peer-sync: %s", error->message);
+                return EXIT_FAILURE;
+        }
 
         g_unix_signal_add(SIGTERM, on_signal, c);
         g_unix_signal_add(SIGINT, on_signal, c);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "dns.h"
+#include "nft.h"
 #include "pic-error.h"
 #include "reconcile.h"
 #include "rtnl.h"
@@ -16,6 +17,7 @@ struct Reconciler {
         const DaemonConfig *config;
         WgBackend *wg;
         DnsForwarder *dns;
+        NftRuleset *nft_applied; /* what the kernel has, as far as we know; NULL: rebuild */
 };
 
 Reconciler *reconciler_new(const DaemonConfig *config, sd_bus *bus, GError **error) {
@@ -50,6 +52,7 @@ void reconciler_free(Reconciler *r) {
                 return;
         wg_backend_free(r->wg);
         dns_forwarder_free(r->dns);
+        nft_ruleset_free(r->nft_applied);
         g_free(r);
 }
 
@@ -213,6 +216,60 @@ static bool apply_routes(int ifindex, const CellState *state, GError **error) {
         return true;
 }
 
+NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config) {
+        NftRuleset *rs = nft_ruleset_new();
+
+        rs->interface = g_strdup(config->interface);
+        rs->uplink = g_str_equal(config->uplink, "auto") ? NULL : g_strdup(config->uplink);
+        rs->own_subnet = netaddr_canonical(&state->cell.address);
+        rs->tunnel_address = state->cell.address.address;
+        rs->sync_port = config->sync_port;
+        rs->dns_address = state->cell.dns_address;
+
+        for (guint i = 0; i < state->links->len; i++) {
+                const Link *link = state->links->pdata[i];
+                NftLink *nl = nft_link_new(link->name, &link->vpn_subnet);
+
+                /* In the order of our service list, so the chain reads like the grid. */
+                for (guint j = 0; j < state->services->len; j++) {
+                        const Service *svc = state->services->pdata[j];
+
+                        if (!GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, svc->name)))
+                                continue;
+                        for (guint k = 0; k < svc->ports->len; k++) {
+                                const ServicePort *p = &g_array_index(svc->ports, ServicePort, k);
+                                nft_link_add_port(nl, p->protocol, p->port, svc->address);
+                        }
+                }
+                /* Their peers leave through us only while we offer it. */
+                if (link->exit_offered && link->remote_exit_relay_active)
+                        for (guint j = 0; j < link->remote_exit_sources->len; j++) {
+                                Ipv4Prefix p;
+                                if (netaddr_parse_prefix(link->remote_exit_sources->pdata[j], false, &p, NULL) &&
+                                    netaddr_prefix_contains(&link->vpn_subnet, &p)) {
+                                        Ipv4Prefix *copy = g_new(Ipv4Prefix, 1);
+                                        *copy = netaddr_canonical(&p);
+                                        g_ptr_array_add(nl->exit_sources, copy);
+                                }
+                        }
+                g_ptr_array_add(rs->links, nl);
+        }
+        return rs;
+}
+
+static bool apply_nftables(Reconciler *r, const CellState *state, GError **error) {
+        g_autoptr(NftRuleset) desired = reconcile_desired_ruleset(state, r->config);
+
+        if (!nft_apply(r->nft_applied, desired, error)) {
+                /* Unsure what the kernel has now: next time, rebuild whole. */
+                g_clear_pointer(&r->nft_applied, nft_ruleset_free);
+                return false;
+        }
+        nft_ruleset_free(r->nft_applied);
+        r->nft_applied = g_steal_pointer(&desired);
+        return true;
+}
+
 static void apply_dns(Reconciler *r, const CellState *state) {
         g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func(g_free);
 
@@ -240,7 +297,7 @@ bool reconciler_apply(Reconciler *r, const CellState *state, const WgKey *privat
                 return false;
         }
         if (!apply_addresses(ifindex, state, error) || !rtnl_link_set_up(ifindex, error) ||
-            !apply_routes(ifindex, state, error))
+            !apply_routes(ifindex, state, error) || !apply_nftables(r, state, error))
                 return false;
         apply_dns(r, state);
         return true;

@@ -10,6 +10,7 @@
 
 #include "cell-state.h"
 #include "daemon-config.h"
+#include "nft.h"
 #include "wg.h"
 
 #define RECONCILE_KEEPALIVE 25 /* seconds: keeps NAT mappings open between cells */
@@ -31,6 +32,9 @@ bool reconciler_apply(Reconciler *reconciler, const CellState *state, const WgKe
 
 /* One dump of the device: status of every peer at once. */
 bool reconciler_dump(Reconciler *reconciler, WgDevice **ret_device, GError **error);
+
+/* The desired nftables ruleset for @state (exposed for tests). */
+NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config);
 
 /* The desired WireGuard device for @state (exposed for tests). */
 WgDevice *reconcile_desired_device(const CellState *state, const DaemonConfig *config,

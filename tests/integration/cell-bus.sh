@@ -69,3 +69,15 @@ kill_daemon() {
         echo "pic-celld of cell $cell (pid $pid) did not exit" >&2
         return 1
 }
+
+# output_is EXPECTED CMD…: true when CMD prints exactly EXPECTED (for wait_until,
+# which runs it again on every try).
+output_is() {
+        local expected=$1; shift
+        [[ $("$@" 2>/dev/null) == "$expected" ]]
+}
+
+# output_empty CMD…: true when CMD prints nothing.
+output_empty() {
+        [[ -z $("$@" 2>/dev/null) ]]
+}
