@@ -6,6 +6,7 @@
 
 #include "bus-cell.h"
 #include "bus-link.h"
+#include "bus-peer.h"
 #include "bus-util.h"
 #include "netaddr.h"
 #include "pic-error.h"
@@ -119,12 +120,6 @@ static int property_get_services(sd_bus *bus, const char *path, const char *inte
 }
 
 /* --- methods --- */
-
-static int method_not_supported(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "%s is not available in this version of pic-celld",
-                                 sd_bus_message_get_member(message));
-}
 
 /* Reads an a{sv} of string values into @ret_table (key -> value), refusing
  * unknown keys and non-string values. */
@@ -405,6 +400,106 @@ static int method_remove_link(sd_bus_message *message, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *config = NULL, *path = NULL, *key = NULL;
+        PeerOptions options = { .full_tunnel = true };
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_check_string(name, "name", error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned n = 0;; n++) {
+                const char *option, *contents;
+                char type;
+
+                r = sd_bus_message_enter_container(message, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (n >= BUS_MAX_DICT_ENTRIES)
+                        return sd_bus_error_set(error, "org.pic.Cell1.Error.InvalidArgument", "options: too many entries");
+                r = sd_bus_message_read(message, "s", &option);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(message, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (g_str_equal(option, "public_key") && g_str_equal(contents, "s")) {
+                        const char *value;
+                        r = sd_bus_message_read(message, "v", "s", &value);
+                        if (r < 0)
+                                return r;
+                        g_free(key);
+                        key = g_strndup(value, BUS_MAX_STRING);
+                        options.public_key = key;
+                } else if (g_str_equal(option, "full_tunnel") && g_str_equal(contents, "b")) {
+                        int value;
+                        r = sd_bus_message_read(message, "v", "b", &value);
+                        if (r < 0)
+                                return r;
+                        options.full_tunnel = value != 0;
+                } else
+                        return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
+                                                 "options: '%.64s' of type '%s' is not an option; known: "
+                                                 "public_key (s), full_tunnel (b)", option, contents);
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+
+        if (!cell_add_peer_check(c->cell, name, &options, &e))
+                return bus_error_from_gerror(error, e);
+
+        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        if (!cell_add_peer(c->cell, name, &options, &config, &e))
+                return bus_error_from_gerror(error, e);
+        path = bus_peer_path(name);
+        r = sd_bus_reply_method_return(message, "os", path, config);
+        memset(config, 0, strlen(config));
+        return r;
+}
+
+static int method_remove_peer(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Context *c = userdata;
+        g_autoptr(GError) e = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!cell_state_find_peer(cell_get_state(c->cell), name))
+                return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
+                                         "This cell has no peer named '%.64s'", name);
+
+        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        if (!cell_remove_peer(c->cell, name, &e))
+                return bus_error_from_gerror(error, e);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 static const sd_bus_vtable cell_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -435,11 +530,11 @@ static const sd_bus_vtable cell_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("AddPeer",
                                 SD_BUS_ARGS("s", name, "a{sv}", options),
                                 SD_BUS_RESULT("o", peer, "s", config),
-                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_add_peer, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemovePeer",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,
-                                method_not_supported, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_remove_peer, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Configure",
                                 SD_BUS_ARGS("a{sv}", settings),
                                 SD_BUS_NO_RESULT,

@@ -12,21 +12,13 @@
 #define ACTION_MANAGE_LINKS "org.pic.cell1.manage-links"
 
 char *bus_link_path(const char *name) {
-        char *path = NULL;
-
-        if (sd_bus_path_encode(BUS_LINK_PREFIX, name, &path) < 0)
-                return NULL;
-        return path;
+        return bus_object_path(BUS_LINK_PREFIX, name);
 }
 
 static const Link *link_from_path(Context *c, const char *path) {
-        g_autofree char *name = NULL;
-        char *decoded = NULL;
+        g_autofree char *name = bus_object_name(BUS_LINK_PREFIX, path);
 
-        if (sd_bus_path_decode(path, BUS_LINK_PREFIX, &decoded) <= 0)
-                return NULL;
-        name = decoded;
-        return cell_state_find_link(cell_get_state(c->cell), name);
+        return name ? cell_state_find_link(cell_get_state(c->cell), name) : NULL;
 }
 
 static int link_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
@@ -42,23 +34,11 @@ static int link_find(sd_bus *bus, const char *path, const char *interface, void 
 static int link_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Context *c = userdata;
         const CellState *state = cell_get_state(c->cell);
-        char **list = g_new0(char *, state->links->len + 1);
+        g_autofree const char **names = g_new0(const char *, state->links->len + 1);
 
-        for (guint i = 0; i < state->links->len; i++) {
-                const Link *link = state->links->pdata[i];
-                char *p = bus_link_path(link->name);
-                /* sd-bus frees the list with free(): hand it malloc'd memory. */
-                list[i] = strdup(p);
-                g_free(p);
-        }
-        *nodes = (char **) malloc(sizeof(char *) * (state->links->len + 1));
-        if (!*nodes) {
-                g_strfreev(list);
-                return -ENOMEM;
-        }
-        memcpy(*nodes, list, sizeof(char *) * (state->links->len + 1));
-        g_free(list);
-        return 0;
+        for (guint i = 0; i < state->links->len; i++)
+                names[i] = ((const Link *) state->links->pdata[i])->name;
+        return bus_enumerate(BUS_LINK_PREFIX, names, state->links->len, nodes);
 }
 
 #define LINK_OR_FAIL(c, path)                                   \
@@ -495,26 +475,11 @@ static void on_link_added(void *userdata, const char *name) {
                 g_warning("Failed to announce link %s: %s", name, g_strerror(-r));
 }
 
-/* The link is already gone from the model, so the signal is built by hand
- * rather than from the (now unfindable) object. */
 static void on_link_removed(void *userdata, const char *name) {
         Context *c = userdata;
         g_autofree char *path = bus_link_path(name);
-        sd_bus_message *m = NULL;
-        int r;
 
-        r = sd_bus_message_new_signal(c->bus, &m, BUS_OBJECT_PATH, "org.freedesktop.DBus.ObjectManager",
-                                      "InterfacesRemoved");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "o", path);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "as", 4, BUS_LINK_INTERFACE, "org.freedesktop.DBus.Peer",
-                                          "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties");
-        if (r >= 0)
-                r = sd_bus_send(c->bus, m, NULL);
-        sd_bus_message_unref(m);
-        if (r < 0)
-                g_warning("Failed to announce the removal of link %s: %s", name, g_strerror(-r));
+        bus_emit_object_removed(c->bus, path, BUS_LINK_INTERFACE);
 }
 
 static void on_link_changed(void *userdata, const char *name, const char *const *properties) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cell.h"
+#include "log.h"
 #include "conflicts.h"
 #include "endpoint.h"
 #include "names.h"
@@ -168,11 +169,69 @@ static bool commit_model(Cell *cell, CellState *next, GError **error) {
         return true;
 }
 
+static bool link_is_exit_for_peers(const CellState *state, const Link *link) {
+        if (!link->remote_exit_offered)
+                return false;
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *peer = state->peers->pdata[i];
+                if (g_str_equal(peer->route_via, link->name))
+                        return true;
+        }
+        return false;
+}
+
+/* ExitRelayActive follows from the peers' RouteVia and the remote's offer;
+ * it is derived here, once, for every change. */
+static void derive_exit_relay(CellState *next) {
+        for (guint i = 0; i < next->links->len; i++) {
+                Link *link = next->links->pdata[i];
+                link->exit_relay_active = link_is_exit_for_peers(next, link);
+        }
+}
+
+static void notify_derived_changes(Cell *cell, const CellState *before) {
+        static const char *const link_changed[] = { "ExitRelayActive", NULL };
+        static const char *const peer_changed[] = { "RouteViaActive", NULL };
+
+        for (guint i = 0; i < cell->state->links->len; i++) {
+                const Link *now = cell->state->links->pdata[i];
+                const Link *was = cell_state_find_link(before, now->name);
+
+                if (was && was->exit_relay_active != now->exit_relay_active)
+                        notify_link_changed(cell, now->name, link_changed);
+        }
+        for (guint i = 0; i < cell->state->peers->len; i++) {
+                const Peer *now = cell->state->peers->pdata[i];
+                const Link *via_now = now->route_via[0] ? cell_state_find_link(cell->state, now->route_via) : NULL;
+                const Link *via_was = now->route_via[0] ? cell_state_find_link(before, now->route_via) : NULL;
+                bool active_now = via_now && via_now->exit_relay_active;
+                bool active_was = via_was && via_was->exit_relay_active;
+
+                if (active_now != active_was)
+                        for (guint j = 0; j < cell->listeners->len; j++) {
+                                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, j);
+                                if (e->listener.peer_changed)
+                                        e->listener.peer_changed(e->userdata, now->name, peer_changed);
+                        }
+        }
+}
+
 /* The same, then the kernel follows: for every change it could be affected by. */
 static bool commit(Cell *cell, CellState *next, GError **error) {
-        if (!commit_model(cell, next, error))
+        CellState *before;
+
+        derive_exit_relay(next);
+        before = cell->state;
+        cell->state = NULL;
+        if (!cell_state_save(next, cell->state_path, error)) {
+                cell->state = before;
+                cell_state_free(next);
                 return false;
+        }
+        cell->state = next;
         reconcile_now(cell);
+        notify_derived_changes(cell, before);
+        cell_state_free(before);
         return true;
 }
 
@@ -571,15 +630,18 @@ bool cell_set_service_check(const Cell *cell, const char *name, const char *addr
 bool cell_set_service(Cell *cell, const char *name, const char *address,
                       const ServicePort *ports, size_t n_ports, GError **error) {
         static const char *const changed[] = { "Services", NULL };
+        static const char *const link_changed[] = { "Inbound", NULL };
         CellState *next;
         Service *svc;
         uint32_t addr;
+        bool added;
 
         if (!validate_service(cell, name, address, ports, n_ports, &addr, error))
                 return false;
 
         next = cell_state_copy(cell->state);
         svc = cell_state_find_service(next, name);
+        added = !svc;
         if (!svc) {
                 svc = service_new(name, addr);
                 g_ptr_array_add(next->services, svc);
@@ -591,6 +653,10 @@ bool cell_set_service(Cell *cell, const char *name, const char *address,
         if (!commit(cell, next, error))
                 return false;
         notify_cell_changed(cell, changed);
+        /* Every link's grid gains a row (not shared). */
+        if (added)
+                for (guint i = 0; i < cell->state->links->len; i++)
+                        notify_link_changed(cell, ((const Link *) cell->state->links->pdata[i])->name, link_changed);
         return true;
 }
 
@@ -744,6 +810,22 @@ static TunnelStatus status_from_peer(const WgPeer *peer, int64_t now) {
         return st;
 }
 
+/* RouteViaActive of the peers leaving through @link follows its Connected. */
+static void notify_route_via_peers(Cell *cell, const char *link) {
+        static const char *const changed[] = { "RouteViaActive", NULL };
+
+        for (guint i = 0; i < cell->state->peers->len; i++) {
+                const Peer *peer = cell->state->peers->pdata[i];
+                if (!g_str_equal(peer->route_via, link))
+                        continue;
+                for (guint j = 0; j < cell->listeners->len; j++) {
+                        ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, j);
+                        if (e->listener.peer_changed)
+                                e->listener.peer_changed(e->userdata, peer->name, changed);
+                }
+        }
+}
+
 static void poll_status(Cell *cell) {
         g_autoptr(WgDevice) device = NULL;
         g_autoptr(GError) error = NULL;
@@ -763,8 +845,11 @@ static void poll_status(Cell *cell) {
                 if (!wg_key_from_base64(link->public_key, &key, NULL))
                         continue;
                 st = status_from_peer(wg_device_find_peer(device, &key), now);
-                if (update_status(cell, link->public_key, &st, changed) > 0)
+                if (update_status(cell, link->public_key, &st, changed) > 0) {
                         notify_link_changed(cell, link->name, changed);
+                        if (g_strv_contains(changed, "Connected"))
+                                notify_route_via_peers(cell, link->name);
+                }
         }
         for (guint i = 0; i < cell->state->peers->len; i++) {
                 const Peer *peer = cell->state->peers->pdata[i];
@@ -1050,7 +1135,8 @@ void cell_record_push(Cell *cell, const char *name, PushState state, const char 
         g_free(link->last_push_error);
         link->last_push_error = error_message && error_message[0] ? g_strdup(error_message) : NULL;
         if (!commit_model(cell, next, &error)) {
-                g_warning("Link %s: failed to keep the push result: %s", name, error->message);
+                log_link_error(G_LOG_LEVEL_WARNING, name, error->message, "Link %s: failed to keep the push result: %s",
+                               name, error->message);
                 return;
         }
         notify_link_changed(cell, name, changed);
@@ -1280,5 +1366,241 @@ void cell_record_push_seq(Cell *cell, const char *name, uint64_t seq) {
         next = cell_state_copy(cell->state);
         cell_state_find_link(next, name)->push_seq = seq;
         if (!commit_model(cell, next, &error))
-                g_warning("Link %s: failed to keep the push sequence: %s", name, error->message);
+                log_link_error(G_LOG_LEVEL_WARNING, name, error->message,
+                               "Link %s: failed to keep the push sequence: %s", name, error->message);
+}
+
+/* --- road-warrior peers --- */
+
+static void notify_peer(Cell *cell, const char *name, int what /* 1 added, -1 removed, 0 changed */,
+                        const char *const *properties) {
+        for (guint i = 0; i < cell->listeners->len; i++) {
+                ListenerEntry *e = &g_array_index(cell->listeners, ListenerEntry, i);
+                if (what > 0 && e->listener.peer_added)
+                        e->listener.peer_added(e->userdata, name);
+                else if (what < 0 && e->listener.peer_removed)
+                        e->listener.peer_removed(e->userdata, name);
+                else if (what == 0 && e->listener.peer_changed)
+                        e->listener.peer_changed(e->userdata, name, properties);
+        }
+}
+
+static bool key_in_use(const CellState *state, const char *key) {
+        if (g_strcmp0(state->cell.public_key, key) == 0 || cell_state_find_link_by_key(state, key))
+                return true;
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *peer = state->peers->pdata[i];
+                if (g_str_equal(peer->public_key, key))
+                        return true;
+        }
+        return false;
+}
+
+static bool validate_peer(const Cell *cell, const char *name, const PeerOptions *options, GError **error) {
+        if (!names_validate_peer_name(name, error)) {
+                g_prefix_error(error, "name: ");
+                return false;
+        }
+        if (cell_state_find_peer(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                            "This cell already has a peer named '%s'; choose another name or remove it first", name);
+                return false;
+        }
+        if (cell->state->peers->len >= CELL_STATE_MAX_PEERS) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "This cell already has %d peers, the most it can; remove one first", CELL_STATE_MAX_PEERS);
+                return false;
+        }
+        if (options->public_key) {
+                WgKey key;
+
+                if (!wg_key_from_base64(options->public_key, &key, error)) {
+                        g_prefix_error(error, "public_key: ");
+                        return false;
+                }
+                if (key_in_use(cell->state, options->public_key)) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                                    "public_key: this key is already used by this cell, a linked cell or another peer");
+                        return false;
+                }
+        }
+        return true;
+}
+
+bool cell_add_peer_check(const Cell *cell, const char *name, const PeerOptions *options, GError **error) {
+        return validate_peer(cell, name, options, error);
+}
+
+static uint32_t *taken_addresses(const CellState *state, size_t *ret_n) {
+        uint32_t *taken = g_new(uint32_t, state->peers->len + 1);
+        size_t n = 0;
+
+        taken[n++] = state->cell.dns_address;
+        for (guint i = 0; i < state->peers->len; i++)
+                taken[n++] = ((const Peer *) state->peers->pdata[i])->address;
+        *ret_n = n;
+        return taken;
+}
+
+static char *peer_config(const Cell *cell, const Peer *peer, const char *private_key, const char *endpoint) {
+        const CellState *state = cell->state;
+        g_autofree char *address = netaddr_format_address(peer->address);
+        g_autofree char *dns = netaddr_format_address(state->cell.dns_address);
+        GString *allowed = g_string_new(NULL);
+        GString *text = g_string_new("[Interface]\n");
+
+        if (private_key)
+                g_string_append_printf(text, "PrivateKey = %s\n", private_key);
+        g_string_append_printf(text, "Address = %s/32\nDNS = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = %s\n",
+                               address, dns, state->cell.public_key, endpoint);
+        if (peer->full_tunnel)
+                g_string_append(allowed, "0.0.0.0/0");
+        else {
+                g_autofree char *own = netaddr_format_network(&state->cell.address);
+                g_string_append(allowed, own);
+                for (guint i = 0; i < state->links->len; i++) {
+                        const Link *link = state->links->pdata[i];
+                        g_autofree char *subnet = netaddr_format_network(&link->vpn_subnet);
+                        g_string_append_printf(allowed, ", %s", subnet);
+                }
+        }
+        g_string_append_printf(text, "AllowedIPs = %s\nPersistentKeepalive = %d\n", allowed->str, RECONCILE_KEEPALIVE);
+        g_string_free(allowed, TRUE);
+        return g_string_free(text, FALSE);
+}
+
+bool cell_add_peer(Cell *cell, const char *name, const PeerOptions *options, char **ret_config, GError **error) {
+        g_autofree uint32_t *taken = NULL;
+        g_autofree char *endpoint = NULL, *private_b64 = NULL, *config = NULL;
+        CellState *next;
+        Peer *peer;
+        uint32_t address;
+        size_t n_taken;
+
+        if (!validate_peer(cell, name, options, error))
+                return false;
+        endpoint = cell_get_endpoint(cell, error);
+        if (!endpoint)
+                return false;
+        taken = taken_addresses(cell->state, &n_taken);
+        if (!netaddr_allocate(&cell->state->cell.address, taken, n_taken, &address, error))
+                return false;
+
+        peer = peer_new();
+        peer->name = g_strdup(name);
+        peer->address = address;
+        peer->full_tunnel = options->full_tunnel;
+        peer->created_at = g_get_real_time() / G_USEC_PER_SEC;
+        if (options->public_key)
+                peer->public_key = g_strdup(options->public_key);
+        else {
+                WgKey private_key, public_key;
+
+                if (!wg_key_generate(&private_key, &public_key, error)) {
+                        peer_free(peer);
+                        return false;
+                }
+                /* The private half goes into the config only; it is never stored. */
+                private_b64 = wg_key_to_base64(&private_key);
+                wg_key_wipe(&private_key);
+                peer->public_key = wg_key_to_base64(&public_key);
+        }
+        config = peer_config(cell, peer, private_b64, endpoint);
+        if (private_b64)
+                memset(private_b64, 0, strlen(private_b64));
+
+        next = cell_state_copy(cell->state);
+        g_ptr_array_add(next->peers, peer);
+        if (!commit(cell, next, error)) {
+                memset(config, 0, strlen(config));
+                return false;
+        }
+        notify_peer(cell, name, 1, NULL);
+        *ret_config = g_steal_pointer(&config);
+        return true;
+}
+
+bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
+        g_autofree char *key = NULL;
+        CellState *next;
+
+        if (!cell_state_find_peer(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no peer named '%s'", name);
+                return false;
+        }
+        next = cell_state_copy(cell->state);
+        for (guint i = 0; i < next->peers->len; i++) {
+                Peer *peer = next->peers->pdata[i];
+                if (g_str_equal(peer->name, name)) {
+                        key = g_strdup(peer->public_key);
+                        g_ptr_array_remove_index(next->peers, i);
+                        break;
+                }
+        }
+        if (!commit(cell, next, error))
+                return false;
+        g_hash_table_remove(cell->status, key);
+        notify_peer(cell, name, -1, NULL);
+        return true;
+}
+
+bool cell_set_route_via_check(const Cell *cell, const char *name, const char *via, GError **error) {
+        const Link *link;
+
+        if (!cell_state_find_peer(cell->state, name)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no peer named '%s'", name);
+                return false;
+        }
+        if (via[0] == '\0')
+                return true;
+        link = cell_state_find_link(cell->state, via);
+        if (!link) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", via);
+                return false;
+        }
+        if (!link->remote_exit_offered) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_OFFERED,
+                            "%s does not offer to be an internet exit for this cell; its admin can offer it "
+                            "(\"Offer my internet connection\")", via);
+                return false;
+        }
+        /* WireGuard routes 0.0.0.0/0 to one peer only: one exit cell at a time. */
+        for (guint i = 0; i < cell->state->peers->len; i++) {
+                const Peer *other = cell->state->peers->pdata[i];
+                if (!g_str_equal(other->name, name) && other->route_via[0] && !g_str_equal(other->route_via, via)) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
+                                    "peer %s already leaves through %s, and this cell uses one exit cell at a time; "
+                                    "route %s directly first", other->name, other->route_via, other->name);
+                        return false;
+                }
+        }
+        return true;
+}
+
+bool cell_set_route_via(Cell *cell, const char *name, const char *via, GError **error) {
+        static const char *const changed[] = { "RouteVia", NULL };
+        CellState *next;
+        Peer *peer;
+
+        if (!cell_set_route_via_check(cell, name, via, error))
+                return false;
+        if (g_str_equal(cell_state_find_peer(cell->state, name)->route_via, via))
+                return true;
+        next = cell_state_copy(cell->state);
+        peer = cell_state_find_peer(next, name);
+        g_free(peer->route_via);
+        peer->route_via = g_strdup(via);
+        if (!commit(cell, next, error))
+                return false;
+        notify_peer(cell, name, 0, changed);
+        return true;
+}
+
+bool cell_peer_route_via_active(const Cell *cell, const Peer *peer) {
+        const Link *link;
+
+        if (!peer->route_via[0])
+                return false;
+        link = cell_state_find_link(cell->state, peer->route_via);
+        return link && link->exit_relay_active && cell_get_link_status(cell, link->name).connected;
 }

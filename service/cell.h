@@ -142,6 +142,24 @@ uint64_t cell_next_push_seq(const Cell *cell, const char *name);
 /* A permissions push with @seq landed. */
 void cell_record_push_seq(Cell *cell, const char *name, uint64_t seq);
 
+/* --- road-warrior peers --- */
+
+typedef struct {
+        const char *public_key;  /* NULL: generate a key pair, the private half only in the config */
+        bool full_tunnel;        /* default true */
+} PeerOptions;
+
+bool cell_add_peer_check(const Cell *cell, const char *name, const PeerOptions *options, GError **error);
+/* Adds the peer; @ret_config is the wg-quick configuration for its device. */
+bool cell_add_peer(Cell *cell, const char *name, const PeerOptions *options, char **ret_config, GError **error);
+bool cell_remove_peer(Cell *cell, const char *name, GError **error);
+/* Routes the peer's internet traffic through the linked cell @via ("" =
+ * directly). PIC_ERROR_NOT_OFFERED unless that cell offers its exit. */
+bool cell_set_route_via_check(const Cell *cell, const char *name, const char *via, GError **error);
+bool cell_set_route_via(Cell *cell, const char *name, const char *via, GError **error);
+/* Whether the peer's route through its exit cell is in effect now. */
+bool cell_peer_route_via_active(const Cell *cell, const Peer *peer);
+
 /* A link removed by our admin stays reachable for a short while so that the
  * remote can be told; the face asks for it and says when it is done. */
 const Link *cell_get_departing(const Cell *cell, const char *name);

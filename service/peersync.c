@@ -8,10 +8,10 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
-#include "names.h"
 #include "netaddr.h"
 #include "pairing.h"
 #include "peersync.h"
+#include "peersync-parse.h"
 #include "pic-error.h"
 #include "sync-http.h"
 
@@ -114,107 +114,37 @@ static unsigned status_for_error(const GError *e) {
         }
 }
 
-/* json-glib recurses per nesting level: refuse deep bodies before it sees them. */
-static bool json_depth_ok(const char *body, size_t len, unsigned max_depth) {
-        unsigned depth = 0;
-        bool in_string = false, escaped = false;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = body[i];
-
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (c == '\\')
-                                escaped = true;
-                        else if (c == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (c == '"')
-                        in_string = true;
-                else if (c == '{' || c == '[') {
-                        if (++depth > max_depth)
-                                return false;
-                } else if ((c == '}' || c == ']') && depth > 0)
-                        depth--;
-        }
-        return true;
-}
-
-/* Parses @body as one JSON object; on failure fills a 400 answer. */
-static JsonObject *parse_body(const SyncHttpRequest *req, JsonParser *parser, unsigned *ret_status, char **ret_body) {
+/* Parses the request's body; on failure fills a 400 answer. */
+static PeerSyncBody *parse_body(const SyncHttpRequest *req, unsigned *ret_status, char **ret_body) {
         g_autoptr(GError) e = NULL;
-        JsonNode *root;
+        PeerSyncBody *body = peersync_body_parse(req->body, req->body_len, &e);
 
-        if (memchr(req->body, '\0', req->body_len) ||
-            !g_utf8_validate(req->body, (gssize) req->body_len, NULL)) {
-                reply_error(ret_status, ret_body, 400, "the body is not UTF-8 JSON text");
-                return NULL;
-        }
-        if (!json_depth_ok(req->body, req->body_len, PEERSYNC_MAX_JSON_DEPTH)) {
-                reply_error(ret_status, ret_body, 400, "the body is nested too deeply");
-                return NULL;
-        }
-        if (!json_parser_load_from_data(parser, req->body, (gssize) req->body_len, &e)) {
-                g_autofree char *msg = g_strdup_printf("the body is not valid JSON: %s", e->message);
-                reply_error(ret_status, ret_body, 400, msg);
-                return NULL;
-        }
-        root = json_parser_get_root(parser);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-                reply_error(ret_status, ret_body, 400, "the body must be a JSON object");
-                return NULL;
-        }
-        return json_node_get_object(root);
-}
-
-static const char *get_string(JsonObject *o, const char *name) {
-        JsonNode *n = json_object_get_member(o, name);
-
-        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-                return NULL;
-        return json_node_get_string(n);
-}
-
-static bool get_int(JsonObject *o, const char *name, gint64 *ret) {
-        JsonNode *n = json_object_get_member(o, name);
-
-        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
-                return false;
-        *ret = json_node_get_int(n);
-        return true;
+        if (!body)
+                reply_error(ret_status, ret_body, 400, e->message);
+        return body;
 }
 
 /* --- the server --- */
 
 static void handle_accept_invite(PeerSync *ps, const SyncHttpRequest *req, unsigned *ret_status, char **ret_body) {
-        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(PeerSyncBody) body = NULL;
+        g_autoptr(PeerSyncAccept) accept = NULL;
         g_autoptr(GError) e = NULL;
         g_autoptr(Invite) invite = NULL;
         const IssuedInvite *issued;
-        const char *pairing_id, *nonce;
-        uint8_t nonce_bytes[PAIRING_NONCE_BYTES];
-        JsonObject *body, *invite_object;
-        JsonNode *invite_node;
         CellPairResult result;
         int64_t now = now_seconds();
-        gint64 ts;
 
-        body = parse_body(req, parser, ret_status, ret_body);
+        body = parse_body(req, ret_status, ret_body);
         if (!body)
                 return;
-        pairing_id = get_string(body, "pairing_id");
-        nonce = get_string(body, "nonce");
-        invite_node = json_object_get_member(body, "invite");
-        if (!pairing_id || !nonce || !get_int(body, "ts", &ts) || !invite_node || !JSON_NODE_HOLDS_OBJECT(invite_node)) {
-                reply_error(ret_status, ret_body, 400,
-                            "the body needs \"invite\" (object), \"pairing_id\" and \"nonce\" (strings) and \"ts\" (integer)");
+        accept = peersync_accept_from_body(body, &e);
+        if (!accept) {
+                reply_error(ret_status, ret_body, 400, e->message);
                 return;
         }
-        invite_object = json_node_get_object(invite_node);
 
-        issued = cell_state_find_invite(cell_get_state(ps->cell), pairing_id);
+        issued = cell_state_find_invite(cell_get_state(ps->cell), accept->pairing_id);
         if (!issued || !req->signature ||
             !pairing_verify(issued->secret, req->body, req->body_len, req->signature)) {
                 reply_error(ret_status, ret_body, 401, "unknown pairing id or bad signature");
@@ -224,28 +154,28 @@ static void handle_accept_invite(PeerSync *ps, const SyncHttpRequest *req, unsig
                 reply_error(ret_status, ret_body, 401, "this invite has expired; ask for a new invite");
                 return;
         }
-        if (!pairing_timestamp_fresh(ts, now)) {
+        if (!pairing_timestamp_fresh(accept->ts, now)) {
                 g_autofree char *msg = g_strdup_printf(
                         "the request's time (%" G_GINT64_FORMAT ") is more than %d s from ours (%" G_GINT64_FORMAT
-                        "); check both cells' clocks", ts, PAIRING_MAX_SKEW, now);
+                        "); check both cells' clocks", accept->ts, PAIRING_MAX_SKEW, now);
                 reply_error(ret_status, ret_body, 401, msg);
                 return;
         }
-        if (!pairing_base64url_decode(nonce, nonce_bytes, sizeof(nonce_bytes), NULL)) {
-                reply_error(ret_status, ret_body, 400, "nonce: must be base64url of 16 bytes");
+        if (!peersync_accept_check_nonce(accept, &e)) {
+                reply_error(ret_status, ret_body, 400, e->message);
                 return;
         }
-        if (!nonce_cache_check_and_add(ps->nonces, nonce, now)) {
+        if (!nonce_cache_check_and_add(ps->nonces, accept->nonce, now)) {
                 reply_error(ret_status, ret_body, 401, "this request was seen before (replayed nonce)");
                 return;
         }
 
-        invite = invite_from_json_object(invite_object, &e);
+        invite = peersync_accept_get_invite(accept, &e);
         if (!invite) {
                 reply_error(ret_status, ret_body, 400, e->message);
                 return;
         }
-        if (!cell_accept_paired_invite(ps->cell, pairing_id, invite, &result, &e)) {
+        if (!cell_accept_paired_invite(ps->cell, accept->pairing_id, invite, &result, &e)) {
                 g_message("Refused pairing from %s: %s", invite->cell_name, e->message);
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
@@ -287,19 +217,24 @@ static const Link *authenticate_tunnel(PeerSync *ps, const SyncHttpRequest *req,
 }
 
 static void handle_unlink(PeerSync *ps, const SyncHttpRequest *req, unsigned *ret_status, char **ret_body) {
-        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(PeerSyncBody) body = NULL;
+        g_autoptr(PeerSyncUnlink) unlink = NULL;
         g_autoptr(GError) e = NULL;
         g_autofree char *name = NULL;
         const Link *link;
-        JsonObject *body;
 
-        body = parse_body(req, parser, ret_status, ret_body);
+        body = parse_body(req, ret_status, ret_body);
         if (!body)
                 return;
-        link = authenticate_tunnel(ps, req, get_string(body, "from_public_key"), ret_status, ret_body);
+        link = authenticate_tunnel(ps, req, peersync_body_get_string(body, "from_public_key"), ret_status, ret_body);
         if (!link)
                 return;
         name = g_strdup(link->name);
+        unlink = peersync_unlink_from_body(body, &e);
+        if (!unlink) {
+                reply_error(ret_status, ret_body, 400, e->message);
+                return;
+        }
         if (!cell_apply_remote_unlink(ps->cell, name, &e)) {
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
@@ -310,21 +245,20 @@ static void handle_unlink(PeerSync *ps, const SyncHttpRequest *req, unsigned *re
 }
 
 static void handle_update(PeerSync *ps, const SyncHttpRequest *req, unsigned *ret_status, char **ret_body) {
-        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(PeerSyncBody) body = NULL;
         g_autoptr(GError) e = NULL;
         g_autoptr(Invite) invite = NULL;
         g_autofree char *name = NULL;
         const Link *link;
-        JsonObject *body;
 
-        body = parse_body(req, parser, ret_status, ret_body);
+        body = parse_body(req, ret_status, ret_body);
         if (!body)
                 return;
-        link = authenticate_tunnel(ps, req, get_string(body, "public_key"), ret_status, ret_body);
+        link = authenticate_tunnel(ps, req, peersync_body_get_string(body, "public_key"), ret_status, ret_body);
         if (!link)
                 return;
         name = g_strdup(link->name);
-        invite = invite_from_json_object(body, &e);
+        invite = peersync_update_from_body(body, &e);
         if (!invite) {
                 reply_error(ret_status, ret_body, 400, e->message);
                 return;
@@ -338,91 +272,40 @@ static void handle_update(PeerSync *ps, const SyncHttpRequest *req, unsigned *re
         *ret_body = json_status("updated");
 }
 
-#define MAX_EXIT_SOURCES 1024
-
 static void handle_permissions(PeerSync *ps, const SyncHttpRequest *req, unsigned *ret_status, char **ret_body) {
-        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(PeerSyncBody) body = NULL;
+        g_autoptr(PeerSyncPermissions) permissions = NULL;
         g_autoptr(GError) e = NULL;
-        g_autoptr(GHashTable) inbound = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(g_free);
         g_autofree char *name = NULL;
         RemotePermissions remote = { 0 };
-        JsonNode *inbound_node, *sources_node, *offered_node, *relay_node;
         const Link *link;
-        JsonObject *body;
-        gint64 seq;
         bool stale;
 
-        body = parse_body(req, parser, ret_status, ret_body);
+        body = parse_body(req, ret_status, ret_body);
         if (!body)
                 return;
-        link = authenticate_tunnel(ps, req, get_string(body, "from_public_key"), ret_status, ret_body);
+        link = authenticate_tunnel(ps, req, peersync_body_get_string(body, "from_public_key"), ret_status, ret_body);
         if (!link)
                 return;
         name = g_strdup(link->name);
-
-        inbound_node = json_object_get_member(body, "inbound");
-        sources_node = json_object_get_member(body, "exit_sources");
-        offered_node = json_object_get_member(body, "exit_offered");
-        relay_node = json_object_get_member(body, "use_as_exit_relay");
-        if (!get_int(body, "seq", &seq) || seq <= 0 || !inbound_node || !JSON_NODE_HOLDS_OBJECT(inbound_node) ||
-            !offered_node || json_node_get_value_type(offered_node) != G_TYPE_BOOLEAN ||
-            !relay_node || json_node_get_value_type(relay_node) != G_TYPE_BOOLEAN ||
-            (sources_node && !JSON_NODE_HOLDS_ARRAY(sources_node))) {
-                reply_error(ret_status, ret_body, 400,
-                            "the body needs \"seq\" (positive integer), \"inbound\" (object of booleans), "
-                            "\"exit_offered\" and \"use_as_exit_relay\" (booleans) and \"exit_sources\" (array)");
+        permissions = peersync_permissions_from_body(body, &e);
+        if (!permissions) {
+                reply_error(ret_status, ret_body, 400, e->message);
                 return;
         }
-        {
-                JsonObject *o = json_node_get_object(inbound_node);
-                g_autoptr(GList) members = json_object_get_members(o);
 
-                if (g_list_length(members) > CELL_STATE_MAX_SERVICES) {
-                        reply_error(ret_status, ret_body, 400, "inbound: too many services");
-                        return;
-                }
-                for (GList *m = members; m; m = m->next) {
-                        JsonNode *v = json_object_get_member(o, m->data);
-                        g_autoptr(GError) bad = NULL;
-
-                        if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_BOOLEAN ||
-                            !names_validate_service_name(m->data, &bad)) {
-                                reply_error(ret_status, ret_body, 400,
-                                            "inbound: every entry must be a service name with a boolean");
-                                return;
-                        }
-                        g_hash_table_replace(inbound, g_strdup(m->data), GINT_TO_POINTER(json_node_get_boolean(v)));
-                }
-        }
-        if (sources_node) {
-                JsonArray *a = json_node_get_array(sources_node);
-
-                if (json_array_get_length(a) > MAX_EXIT_SOURCES) {
-                        reply_error(ret_status, ret_body, 400, "exit_sources: too many entries");
-                        return;
-                }
-                for (guint i = 0; i < json_array_get_length(a); i++) {
-                        JsonNode *v = json_array_get_element(a, i);
-                        if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_STRING) {
-                                reply_error(ret_status, ret_body, 400, "exit_sources: every entry must be a string");
-                                return;
-                        }
-                        g_ptr_array_add(sources, g_strdup(json_node_get_string(v)));
-                }
-        }
-
-        remote.seq = (uint64_t) seq;
-        remote.inbound = inbound;
-        remote.exit_offered = json_node_get_boolean(offered_node);
-        remote.use_as_exit_relay = json_node_get_boolean(relay_node);
-        remote.exit_sources = sources;
+        remote.seq = permissions->seq;
+        remote.inbound = permissions->inbound;
+        remote.exit_offered = permissions->exit_offered;
+        remote.use_as_exit_relay = permissions->use_as_exit_relay;
+        remote.exit_sources = permissions->exit_sources;
         if (!cell_apply_remote_permissions(ps->cell, name, &remote, &stale, &e)) {
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
         }
         if (stale)
-                g_message("Ignored a permissions push from %s with an old seq %" G_GINT64_FORMAT, name, seq);
+                g_message("Ignored a permissions push from %s with an old seq %" G_GUINT64_FORMAT, name,
+                          permissions->seq);
         *ret_status = 200;
         *ret_body = json_status(stale ? "stale" : "ok");
 }
@@ -465,19 +348,15 @@ static void push(Outbox *box, unsigned kinds) {
 
 /* The message of an error answer, or a description of the failure. */
 static char *describe_failure(const Link *link, unsigned status, const char *body, size_t len, const GError *error) {
-        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autofree char *message = NULL;
 
         if (status == 0)
                 return g_strdup_printf("%s could not be reached: %s", link->name,
                                        error ? error->message : "no answer");
-        if (len > 0 && json_parser_load_from_data(parser, body, (gssize) len, NULL)) {
-                JsonNode *root = json_parser_get_root(parser);
-                if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-                        const char *msg = get_string(json_node_get_object(root), "error");
-                        if (msg)
-                                return g_strdup_printf("%s answered %u: %s", link->name, status, msg);
-                }
-        }
+        /* The remote's words end up in LastPushError: only a bounded, valid string. */
+        message = peersync_answer_get_error(body, len);
+        if (message)
+                return g_strdup_printf("%s answered %u: %s", link->name, status, message);
         return g_strdup_printf("%s answered %u", link->name, status);
 }
 

@@ -3,6 +3,7 @@
  * twice changes nothing and a restart after kill -9 adopts what it finds. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -120,6 +121,11 @@ WgDevice *reconcile_desired_device(const CellState *state, const DaemonConfig *c
                         /* The tunnel can still come up when the other side calls us. */
                         g_warning("Link %s: %s", link->name, local->message);
                 wg_peer_add_allowed_ip(peer, &link->vpn_subnet);
+                /* The one link our peers leave through carries the internet too. */
+                if (link->exit_relay_active) {
+                        Ipv4Prefix everything = { 0 };
+                        wg_peer_add_allowed_ip(peer, &everything);
+                }
         }
         for (guint i = 0; i < state->peers->len; i++) {
                 const Peer *p = state->peers->pdata[i];
@@ -216,15 +222,59 @@ static bool apply_routes(int ifindex, const CellState *state, GError **error) {
         return true;
 }
 
+char *reconcile_detect_uplink(void) {
+        g_autofree char *table = NULL;
+        g_auto(GStrv) lines = NULL;
+
+        /* The interface of the IPv4 default route with the lowest metric. */
+        if (!g_file_get_contents("/proc/net/route", &table, NULL, NULL))
+                return NULL;
+        lines = g_strsplit(table, "\n", -1);
+        {
+                char *best = NULL;
+                guint64 best_metric = G_MAXUINT64;
+
+                for (char **line = lines + 1; *line && **line; line++) {
+                        g_auto(GStrv) f = g_strsplit_set(*line, " \t", -1);
+                        g_autoptr(GPtrArray) fields = g_ptr_array_new();
+                        guint64 metric;
+
+                        for (char **x = f; *x; x++)
+                                if (**x)
+                                        g_ptr_array_add(fields, *x);
+                        if (fields->len < 8 || !g_str_equal(fields->pdata[1], "00000000") ||
+                            !g_str_equal(fields->pdata[7], "00000000"))
+                                continue;
+                        metric = g_ascii_strtoull(fields->pdata[6], NULL, 10);
+                        if (metric < best_metric) {
+                                g_free(best);
+                                best = g_strdup(fields->pdata[0]);
+                                best_metric = metric;
+                        }
+                }
+                return best;
+        }
+}
+
 NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config) {
         NftRuleset *rs = nft_ruleset_new();
 
         rs->interface = g_strdup(config->interface);
-        rs->uplink = g_str_equal(config->uplink, "auto") ? NULL : g_strdup(config->uplink);
+        rs->uplink = g_str_equal(config->uplink, "auto") ? reconcile_detect_uplink() : g_strdup(config->uplink);
         rs->own_subnet = netaddr_canonical(&state->cell.address);
         rs->tunnel_address = state->cell.address.address;
         rs->sync_port = config->sync_port;
         rs->dns_address = state->cell.dns_address;
+
+        /* Full-tunnel peers leave through our uplink, with our address. */
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *peer = state->peers->pdata[i];
+                if (peer->full_tunnel) {
+                        Ipv4Prefix *p = g_new(Ipv4Prefix, 1);
+                        *p = (Ipv4Prefix) { .address = peer->address, .prefixlen = 32 };
+                        g_ptr_array_add(rs->masquerade, p);
+                }
+        }
 
         for (guint i = 0; i < state->links->len; i++) {
                 const Link *link = state->links->pdata[i];
@@ -270,6 +320,102 @@ static bool apply_nftables(Reconciler *r, const CellState *state, GError **error
         return true;
 }
 
+/* Peers whose internet traffic leaves through an exit cell right now. */
+static bool peer_uses_exit(const CellState *state, const Peer *peer) {
+        const Link *link = peer->route_via[0] ? cell_state_find_link(state, peer->route_via) : NULL;
+
+        return link && link->exit_relay_active;
+}
+
+static bool apply_policy_routing(int ifindex, const CellState *state, GError **error) {
+        g_autoptr(GArray) rules = NULL, routes = NULL;
+        g_autoptr(GArray) desired = g_array_new(FALSE, TRUE, sizeof(RtnlRule));
+        bool any = false;
+
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *peer = state->peers->pdata[i];
+                RtnlRule rule = {
+                        .source = { .address = peer->address, .prefixlen = 32 },
+                        .table = RECONCILE_EXIT_TABLE,
+                        .priority = RECONCILE_RULE_PRIORITY,
+                };
+                if (peer_uses_exit(state, peer)) {
+                        g_array_append_val(desired, rule);
+                        any = true;
+                }
+        }
+
+        if (!rtnl_rule_list(RECONCILE_RULE_PRIORITY, RECONCILE_RULE_PRIORITY_MAX, &rules, error))
+                return false;
+        for (guint i = 0; i < rules->len; i++) {
+                const RtnlRule *have = &g_array_index(rules, RtnlRule, i);
+                bool wanted = false;
+
+                for (guint j = 0; j < desired->len && !wanted; j++) {
+                        const RtnlRule *want = &g_array_index(desired, RtnlRule, j);
+                        wanted = have->source.address == want->source.address &&
+                                 have->source.prefixlen == want->source.prefixlen && have->table == want->table &&
+                                 have->priority == want->priority;
+                }
+                if (!wanted && !rtnl_rule_del(have, error))
+                        return false;
+        }
+        for (guint j = 0; j < desired->len; j++) {
+                const RtnlRule *want = &g_array_index(desired, RtnlRule, j);
+                bool present = false;
+
+                for (guint i = 0; i < rules->len && !present; i++) {
+                        const RtnlRule *have = &g_array_index(rules, RtnlRule, i);
+                        present = have->source.address == want->source.address &&
+                                  have->source.prefixlen == want->source.prefixlen && have->table == want->table &&
+                                  have->priority == want->priority;
+                }
+                if (!present && !rtnl_rule_add(want, error))
+                        return false;
+        }
+
+        /* The exit table holds one route: everything into the tunnel. */
+        if (!rtnl_route_list(RECONCILE_EXIT_TABLE, &routes, error))
+                return false;
+        for (guint i = 0; i < routes->len; i++) {
+                const RtnlRoute *have = &g_array_index(routes, RtnlRoute, i);
+                if (any && have->ifindex == ifindex && have->destination.prefixlen == 0 && !have->has_gateway)
+                        continue;
+                if (!rtnl_route_del(have, error))
+                        return false;
+        }
+        if (any) {
+                RtnlRoute route = { .table = RECONCILE_EXIT_TABLE, .ifindex = ifindex };
+                return rtnl_route_add(&route, error);
+        }
+        return true;
+}
+
+/* Forwarding is needed as soon as this cell carries traffic for others: its
+ * peers, or the peers of a cell it offers its exit to. It is never turned
+ * off again: other services of the host may rely on it. */
+static bool apply_forwarding(const CellState *state, GError **error) {
+        g_autofree char *current = NULL;
+        bool needed = state->peers->len > 0;
+
+        for (guint i = 0; i < state->links->len && !needed; i++)
+                needed = ((const Link *) state->links->pdata[i])->exit_offered;
+        if (!needed)
+                return true;
+        if (g_file_get_contents("/proc/sys/net/ipv4/ip_forward", &current, NULL, NULL) && current[0] == '1')
+                return true;
+        if (!g_file_set_contents("/proc/sys/net/ipv4/ip_forward", "1\n", -1, NULL)) {
+                /* g_file_set_contents replaces via rename, which /proc refuses: write in place. */
+                FILE *f = fopen("/proc/sys/net/ipv4/ip_forward", "we");
+                if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                                    "Failed to turn on IPv4 forwarding: %s", g_strerror(errno));
+                        return false;
+                }
+        }
+        return true;
+}
+
 static void apply_dns(Reconciler *r, const CellState *state) {
         g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func(g_free);
 
@@ -297,7 +443,8 @@ bool reconciler_apply(Reconciler *r, const CellState *state, const WgKey *privat
                 return false;
         }
         if (!apply_addresses(ifindex, state, error) || !rtnl_link_set_up(ifindex, error) ||
-            !apply_routes(ifindex, state, error) || !apply_nftables(r, state, error))
+            !apply_routes(ifindex, state, error) || !apply_policy_routing(ifindex, state, error) ||
+            !apply_forwarding(state, error) || !apply_nftables(r, state, error))
                 return false;
         apply_dns(r, state);
         return true;

@@ -14,6 +14,12 @@
 #include "wg.h"
 
 #define RECONCILE_KEEPALIVE 25 /* seconds: keeps NAT mappings open between cells */
+/* Policy routing of the exit relay, in ranges of our own: rules with this
+ * priority send a peer's traffic to this table, whose default route is the
+ * WireGuard interface. */
+#define RECONCILE_RULE_PRIORITY 31000
+#define RECONCILE_RULE_PRIORITY_MAX 31099
+#define RECONCILE_EXIT_TABLE 31400
 
 typedef struct Reconciler Reconciler;
 
@@ -32,6 +38,9 @@ bool reconciler_apply(Reconciler *reconciler, const CellState *state, const WgKe
 
 /* One dump of the device: status of every peer at once. */
 bool reconciler_dump(Reconciler *reconciler, WgDevice **ret_device, GError **error);
+
+/* The interface of the default route (Uplink=auto), or NULL. */
+char *reconcile_detect_uplink(void);
 
 /* The desired nftables ruleset for @state (exposed for tests). */
 NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config);

@@ -141,6 +141,14 @@ static bool line_error(const LineContext *ctx, GError **error, const char *forma
         return false;
 }
 
+/* The key is the remote's text too: quoted, or a stray byte would make the
+ * message invalid UTF-8. */
+static bool unknown_key(const LineContext *ctx, const char *key, GError **error) {
+        g_autofree char *quoted = wg_quote(key, strlen(key));
+
+        return line_error(ctx, error, "unknown key '%s'", quoted);
+}
+
 /* IPv4 "a.b.c.d:port"; an IPv6 "[addr]:port" is checked and left out of the
  * model (@ret_is_ipv4 false), which speaks IPv4 only: a road warrior that
  * reached us over IPv6 must not make the whole state unreadable. */
@@ -292,7 +300,7 @@ static bool parse_peer_line(GetState *st, const LineContext *ctx, const char *ke
                 if (is_ipv4)
                         wg_peer_add_allowed_ip(peer, &prefix);
         } else
-                return line_error(ctx, error, "unknown key '%s'", key);
+                return unknown_key(ctx, key, error);
         return true;
 }
 
@@ -335,7 +343,7 @@ static bool parse_line(GetState *st, const LineContext *ctx, GError **error) {
         if (!st->peer) {
                 if (g_strv_contains(peer_keys, key))
                         return line_error(ctx, error, "'%s' describes a peer but came before any public_key=", key);
-                return line_error(ctx, error, "unknown key '%s'", key);
+                return unknown_key(ctx, key, error);
         }
         return parse_peer_line(st, ctx, key, value, error);
 }
