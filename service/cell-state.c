@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cell-state.h"
+#include "json-text.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pairing.h"
@@ -1341,6 +1342,12 @@ static bool parse_current(JsonObject *root, CellState *state, GError **error) {
                check_unique(state->invites, "invites", "id", G_STRUCT_OFFSET(IssuedInvite, id), error);
 }
 
+/* Link names and keys are unique in every era. */
+static bool check_links_unique(CellState *state, GError **error) {
+        return check_unique(state->links, "links", "cell_name", G_STRUCT_OFFSET(Link, name), error) &&
+               check_unique(state->links, "links", "public_key", G_STRUCT_OFFSET(Link, public_key), error);
+}
+
 static bool parse_original_links(JsonArray *links, CellState *state, GError **error) {
         if (json_array_get_length(links) > CELL_STATE_MAX_LINKS)
                 return field_error(error, PIC_ERROR_LIMIT_EXCEEDED, "links", NULL,
@@ -1349,157 +1356,22 @@ static bool parse_original_links(JsonArray *links, CellState *state, GError **er
         return parse_list(links, "links", parse_original_link, state->links, error);
 }
 
-/* Parses @data; *ret_newer tells a file of a later version (to be left alone)
- * from a broken one (to be moved aside). */
 /* A state file is nested a handful of levels deep; anything far deeper is
  * not one. */
 #define MAX_JSON_DEPTH 32
 
-/* The same pre-check as peer-sync bodies get (peersync-parse.c), kept
- * identical so that both can move to one shared place. */
-typedef enum {
-        TEXT_OK,
-        TEXT_TOO_DEEP,
-        TEXT_SEVERAL_VALUES,
-        TEXT_BAD_ESCAPE,
-        TEXT_LONE_SURROGATE,
-        TEXT_NUL_ESCAPE,
-} TextCheck;
 
-/* The 16-bit value of the four hex digits at @p, or -1. */
-static int hex4(const char *p, const char *end) {
-        int value = 0;
-
-        if (end - p < 4)
-                return -1;
-        for (int i = 0; i < 4; i++) {
-                int digit = g_ascii_xdigit_value(p[i]);
-
-                if (digit < 0)
-                        return -1;
-                value = value * 16 + digit;
-        }
-        return value;
-}
-
-/* Checks the escape after the backslash at @p; *ret_next is where the
- * string goes on. */
-static TextCheck check_escape(const char *p, const char *end, const char **ret_next) {
-        int unit, low;
-
-        if (p + 1 >= end)
-                return TEXT_BAD_ESCAPE;
-        if (strchr("\"\\/bfnrt", p[1]) && p[1] != '\0') {
-                *ret_next = p + 2;
-                return TEXT_OK;
-        }
-        if (p[1] != 'u')
-                return TEXT_BAD_ESCAPE;
-        unit = hex4(p + 2, end);
-        if (unit < 0)
-                return TEXT_BAD_ESCAPE;
-        if (unit == 0)
-                return TEXT_NUL_ESCAPE;
-        if (unit >= 0xdc00 && unit <= 0xdfff)
-                return TEXT_LONE_SURROGATE;
-        if (unit < 0xd800 || unit > 0xdbff) {
-                *ret_next = p + 6;
-                return TEXT_OK;
-        }
-        /* A high surrogate needs its low half right after it. */
-        if (end - (p + 6) < 2 || p[6] != '\\' || p[7] != 'u')
-                return TEXT_LONE_SURROGATE;
-        low = hex4(p + 8, end);
-        if (low < 0)
-                return TEXT_BAD_ESCAPE;
-        if (low < 0xdc00 || low > 0xdfff)
-                return TEXT_LONE_SURROGATE;
-        *ret_next = p + 12;
-        return TEXT_OK;
-}
-
-/* What json-glib 1.6 gets wrong, caught before it sees the text: it recurses
- * once per nesting level (deep text overflows the stack); it takes an object
- * or array that follows another value as the document and leaks the rest
- * ("1 {...}"); it accepts escapes JSON has not ("\x", "\uzzzz", half a
- * surrogate pair), decoding some to bytes that are not UTF-8 and leaking on
- * others; and "\u0000" silently cuts its strings short. */
-static TextCheck check_text(const char *text, size_t len, unsigned max_depth, size_t *ret_where) {
-        const char *p = text, *end = text + len;
-        unsigned depth = 0;
-        bool in_string = false, seen_value = false;
-
-        while (p < end) {
-                char c = *p;
-                TextCheck check = TEXT_OK;
-
-                if (in_string) {
-                        if (c == '\\')
-                                check = check_escape(p, end, &p);
-                        else {
-                                in_string = c != '"';
-                                p++;
-                        }
-                        if (check != TEXT_OK) {
-                                *ret_where = (size_t) (p - text);
-                                return check;
-                        }
-                        continue;
-                }
-                if (c == '{' || c == '[') {
-                        if (depth == 0 && seen_value)
-                                check = TEXT_SEVERAL_VALUES;
-                        else if (++depth > max_depth)
-                                check = TEXT_TOO_DEEP;
-                } else if ((c == '}' || c == ']') && depth > 0)
-                        depth--;
-                else if (c == '"')
-                        in_string = true;
-                if (check != TEXT_OK) {
-                        *ret_where = (size_t) (p - text);
-                        return check;
-                }
-                if (!g_ascii_isspace(c))
-                        seen_value = true;
-                p++;
-        }
-        return TEXT_OK;
-}
-
-static bool json_text_check(const char *data, size_t len, GError **error) {
-        size_t where = 0;
-        const char *problem = NULL;
-
-        switch (check_text(data, len, MAX_JSON_DEPTH, &where)) {
-        case TEXT_OK:
-                return true;
-        case TEXT_TOO_DEEP:
-                problem = "nested more than " G_STRINGIFY(MAX_JSON_DEPTH) " levels deep";
-                break;
-        case TEXT_SEVERAL_VALUES:
-                problem = "a second value begins";
-                break;
-        case TEXT_BAD_ESCAPE:
-                problem = "a string holds an invalid escape";
-                break;
-        case TEXT_LONE_SURROGATE:
-                problem = "a string holds half a UTF-16 surrogate pair";
-                break;
-        case TEXT_NUL_ESCAPE:
-                problem = "a string holds \\u0000";
-                break;
-        }
-        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "not valid JSON: %s at byte %zu", problem, where);
-        return false;
-}
-
+/* Parses @data; *ret_newer tells a file of a later version (to be left alone)
+ * from a broken one (to be moved aside). */
 static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GError **error) {
         g_autoptr(JsonParser) parser = json_parser_new();
         g_autoptr(CellState) state = cell_state_new();
         g_autoptr(GError) cause = NULL;
+        const char *problem = NULL;
         JsonNode *root;
         JsonObject *object;
         int64_t version = 1;
+        size_t where = 0;
 
         *ret_newer = false;
         if (len > CELL_STATE_MAX_SIZE) {
@@ -1507,13 +1379,22 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
                             "the state is %zu bytes, more than the limit of %d", len, CELL_STATE_MAX_SIZE);
                 return NULL;
         }
-        if (!json_text_check(data, len, error))
+        /* json-glib alone would take text that is not JSON, and overflow
+         * its stack on deep nesting. */
+        switch (json_text_check(data, len, MAX_JSON_DEPTH, &where, &problem)) {
+        case JSON_TEXT_OK:
+                break;
+        case JSON_TEXT_TOO_DEEP:
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                            "nested more than %d levels deep at byte %zu; a state file is not", MAX_JSON_DEPTH, where);
                 return NULL;
+        case JSON_TEXT_INVALID:
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "not valid JSON: %s at byte %zu", problem,
+                            where);
+                return NULL;
+        }
         if (!json_parser_load_from_data(parser, data, (gssize) len, &cause)) {
-                /* json-glib quotes the decoded token, which may not be UTF-8. */
-                g_autofree char *reason = g_utf8_make_valid(cause->message, -1);
-
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "not valid JSON: %s", reason);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "not valid JSON: %s", cause->message);
                 return NULL;
         }
         root = json_parser_get_root(parser);
@@ -1524,7 +1405,8 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
 
         if (JSON_NODE_HOLDS_ARRAY(root)) {
                 /* The original cell_links.json: nothing but the list of links. */
-                if (!parse_original_links(json_node_get_array(root), state, error))
+                if (!parse_original_links(json_node_get_array(root), state, error) ||
+                    !check_links_unique(state, error))
                         return NULL;
                 return g_steal_pointer(&state);
         }
@@ -1559,9 +1441,7 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
         } else if (!parse_current(object, state, error))
                 return NULL;
 
-        /* Link names and keys are unique in every era. */
-        if (!check_unique(state->links, "links", "cell_name", G_STRUCT_OFFSET(Link, name), error) ||
-            !check_unique(state->links, "links", "public_key", G_STRUCT_OFFSET(Link, public_key), error))
+        if (!check_links_unique(state, error))
                 return NULL;
 
         state->version = CELL_STATE_VERSION;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cell-state.h"
+#include "json-text.h"
 #include "names.h"
 #include "peersync-parse.h"
 #include "pic-error.h"
@@ -16,160 +17,35 @@ static void *invalid(GError **error, const char *message) {
         return NULL;
 }
 
-typedef enum {
-        TEXT_OK,
-        TEXT_TOO_DEEP,
-        TEXT_SEVERAL_VALUES,
-        TEXT_BAD_ESCAPE,
-        TEXT_LONE_SURROGATE,
-        TEXT_NUL_ESCAPE,
-} TextCheck;
-
-/* The 16-bit value of the four hex digits at @p, or -1. */
-static int hex4(const char *p, const char *end) {
-        int value = 0;
-
-        if (end - p < 4)
-                return -1;
-        for (int i = 0; i < 4; i++) {
-                int digit = g_ascii_xdigit_value(p[i]);
-
-                if (digit < 0)
-                        return -1;
-                value = value * 16 + digit;
-        }
-        return value;
-}
-
-/* Checks the escape after the backslash at @p; *ret_next is where the
- * string goes on. */
-static TextCheck check_escape(const char *p, const char *end, const char **ret_next) {
-        int unit, low;
-
-        if (p + 1 >= end)
-                return TEXT_BAD_ESCAPE;
-        if (strchr("\"\\/bfnrt", p[1]) && p[1] != '\0') {
-                *ret_next = p + 2;
-                return TEXT_OK;
-        }
-        if (p[1] != 'u')
-                return TEXT_BAD_ESCAPE;
-        unit = hex4(p + 2, end);
-        if (unit < 0)
-                return TEXT_BAD_ESCAPE;
-        if (unit == 0)
-                return TEXT_NUL_ESCAPE;
-        if (unit >= 0xdc00 && unit <= 0xdfff)
-                return TEXT_LONE_SURROGATE;
-        if (unit < 0xd800 || unit > 0xdbff) {
-                *ret_next = p + 6;
-                return TEXT_OK;
-        }
-        /* A high surrogate needs its low half right after it. */
-        if (end - (p + 6) < 2 || p[6] != '\\' || p[7] != 'u')
-                return TEXT_LONE_SURROGATE;
-        low = hex4(p + 8, end);
-        if (low < 0)
-                return TEXT_BAD_ESCAPE;
-        if (low < 0xdc00 || low > 0xdfff)
-                return TEXT_LONE_SURROGATE;
-        *ret_next = p + 12;
-        return TEXT_OK;
-}
-
-/* What json-glib 1.6 gets wrong, caught before it sees the text: it recurses
- * once per nesting level (deep text overflows the stack); it takes an object
- * or array that follows another value as the document and leaks the rest
- * ("1 {...}"); it accepts escapes JSON has not ("\x", "\uzzzz", half a
- * surrogate pair), decoding some to bytes that are not UTF-8 and leaking on
- * others; and "\u0000" silently cuts its strings short. */
-static TextCheck check_text(const char *text, size_t len, unsigned max_depth, size_t *ret_where) {
-        const char *p = text, *end = text + len;
-        unsigned depth = 0;
-        bool in_string = false, seen_value = false;
-
-        while (p < end) {
-                char c = *p;
-                TextCheck check = TEXT_OK;
-
-                if (in_string) {
-                        if (c == '\\')
-                                check = check_escape(p, end, &p);
-                        else {
-                                in_string = c != '"';
-                                p++;
-                        }
-                        if (check != TEXT_OK) {
-                                *ret_where = (size_t) (p - text);
-                                return check;
-                        }
-                        continue;
-                }
-                if (c == '{' || c == '[') {
-                        if (depth == 0 && seen_value)
-                                check = TEXT_SEVERAL_VALUES;
-                        else if (++depth > max_depth)
-                                check = TEXT_TOO_DEEP;
-                } else if ((c == '}' || c == ']') && depth > 0)
-                        depth--;
-                else if (c == '"')
-                        in_string = true;
-                if (check != TEXT_OK) {
-                        *ret_where = (size_t) (p - text);
-                        return check;
-                }
-                if (!g_ascii_isspace(c))
-                        seen_value = true;
-                p++;
-        }
-        return TEXT_OK;
-}
-
-/* json-glib quotes the token it stopped at, decoded: a "\ud800" escape
- * becomes bytes that are not UTF-8, which neither a JSON answer nor D-Bus
- * may carry. */
-static void invalid_json(GError **error, const char *prefix, const GError *cause) {
-        g_autofree char *valid = g_utf8_make_valid(cause->message, -1);
-
-        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "%s: %s", prefix, valid);
-}
-
 PeerSyncBody *peersync_body_parse(const char *text, size_t len, GError **error) {
         g_autoptr(JsonParser) parser = NULL;
         g_autoptr(GError) cause = NULL;
         PeerSyncBody *body;
         JsonNode *root;
+        const char *problem = NULL;
         size_t where = 0;
 
         g_return_val_if_fail(text || len == 0, NULL);
 
         if (len > G_MAXSSIZE || (len > 0 && (memchr(text, '\0', len) || !g_utf8_validate(text, (gssize) len, NULL))))
                 return invalid(error, "the body is not UTF-8 JSON text");
-        switch (check_text(text, len, PEERSYNC_BODY_MAX_DEPTH, &where)) {
-        case TEXT_OK:
+        switch (json_text_check(text, len, PEERSYNC_BODY_MAX_DEPTH, &where, &problem)) {
+        case JSON_TEXT_OK:
                 break;
-        case TEXT_TOO_DEEP:
+        case JSON_TEXT_TOO_DEEP:
                 return invalid(error, "the body is nested too deeply");
-        case TEXT_SEVERAL_VALUES:
-                return invalid(error, "the body is not valid JSON: it holds more than one value");
-        case TEXT_BAD_ESCAPE:
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "the body is not valid JSON: a string holds an invalid escape at byte %zu", where);
-                return NULL;
-        case TEXT_LONE_SURROGATE:
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "the body is not valid JSON: a string holds half a UTF-16 surrogate pair at byte %zu",
-                            where);
-                return NULL;
-        case TEXT_NUL_ESCAPE:
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "the body is not valid JSON: a string holds \\u0000 at byte %zu", where);
+        case JSON_TEXT_INVALID:
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "the body is not valid JSON: %s at byte %zu",
+                            problem, where);
                 return NULL;
         }
 
+        /* Only JSON reaches json-glib, which alone would take much that is
+         * not, overflow its stack on deep nesting and leak on some of it. */
         parser = json_parser_new();
-        if (!json_parser_load_from_data(parser, len > 0 ? text : "", (gssize) len, &cause)) {
-                invalid_json(error, "the body is not valid JSON", cause);
+        if (!json_parser_load_from_data(parser, text, (gssize) len, &cause)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "the body is not valid JSON: %s",
+                            cause->message);
                 return NULL;
         }
         root = json_parser_get_root(parser);
@@ -399,24 +275,25 @@ Invite *peersync_update_from_body(const PeerSyncBody *body, GError **error) {
 
 char *peersync_answer_get_error(const char *text, size_t len) {
         g_autoptr(PeerSyncBody) body = NULL;
-        g_autofree char *valid = NULL, *cut = NULL;
+        g_autofree char *clean = NULL, *cut = NULL;
         const char *message, *end;
 
+        /* Parsed like a request, so its strings are UTF-8 without NUL. */
         body = peersync_body_parse(text, len, NULL);
         message = body ? get_string(body->object, "error") : NULL;
         if (!message || !message[0])
                 return NULL;
 
-        valid = g_utf8_make_valid(message, -1);
-        for (char *c = valid; *c; c++)
+        clean = g_strdup(message);
+        for (char *c = clean; *c; c++)
                 if ((unsigned char) *c < 0x20 || *c == 0x7f)
                         *c = ' ';
-        if (strlen(valid) <= PEERSYNC_ANSWER_ERROR_MAX)
-                return g_steal_pointer(&valid);
+        if (strlen(clean) <= PEERSYNC_ANSWER_ERROR_MAX)
+                return g_steal_pointer(&clean);
         /* Cut at a character boundary, leaving room for the mark. */
-        end = valid + PEERSYNC_ANSWER_ERROR_MAX - strlen("...");
-        while (end > valid && ((unsigned char) *end & 0xc0) == 0x80)
+        end = clean + PEERSYNC_ANSWER_ERROR_MAX - strlen("...");
+        while (end > clean && ((unsigned char) *end & 0xc0) == 0x80)
                 end--;
-        cut = g_strndup(valid, (size_t) (end - valid));
+        cut = g_strndup(clean, (size_t) (end - clean));
         return g_strconcat(cut, "...", NULL);
 }

@@ -642,6 +642,52 @@ START_TEST(test_migrate_unversioned_and_errors) {
 }
 END_TEST
 
+/* Inputs the fuzz harness found: text json-glib mishandles, and an original
+ * list that loaded but whose saved form did not load again. */
+START_TEST(test_hostile_text) {
+        static const struct {
+                const char *json;
+                const char *needle;
+        } table[] = {
+                { "[] {\"version\": 2}", "not valid JSON: text follows the value at byte 3" },
+                { "'x' [{\"cell_name\": \"cellb\"}]", "not valid JSON: a value is expected at byte 0" },
+                { "{\"version\": 2, \"cell\": {\"name\": \"\\ud800\"}}", "half a UTF-16 surrogate pair at byte 33" },
+                { "{\"version\": 2, \"cell\": {\"name\": \"\\x\"}}", "an invalid escape at byte 33" },
+                /* Both public_key members of one record: the last wins, a duplicate of links[0]. */
+                { "[{\"cell_name\": \"cellb\", \"public_key\": \"" KEY_B "\", \"endpoint\": \"192.168.1.20:51820\","
+                  " \"vpn_subnet\": \"10.0.1.0/24\", \"dns_ip\": \"10.0.1.1\", \"domain\": \"cellb.cell\"},"
+                  " {\"cell_name\": \"cellc\", \"public_key\": \"" KEY_C "\", \"endpoint\": \"192.168.1.30:51820\","
+                  " \"vpn_subnet\": \"10.0.2.0/24\", \"dns_ip\": \"10.0.2.1\", \"domain\": \"cellc.cell\","
+                  " \"public_key\": \"" KEY_B "\"}]",
+                  "links[1].public_key: '" KEY_B "' is already used by links[0]" },
+        };
+        size_t n = 1000000;
+        g_autofree char *deep = g_malloc(2 * n);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(table); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(CellState) state = cell_state_from_json(table[i].json, strlen(table[i].json), &error);
+
+                ck_assert_msg(!state, "%s was accepted", table[i].json);
+                assert_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                             (const char *const[]) { table[i].needle, NULL });
+                ck_assert(g_utf8_validate(error->message, -1, NULL));
+        }
+
+        /* Deep enough to overflow json-glib's stack. */
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(CellState) state = cell_state_from_json(deep, 2 * n, &error);
+
+                ck_assert_ptr_null(state);
+                assert_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                             (const char *const[]) { "nested more than 32 levels deep at byte 32", NULL });
+        }
+}
+END_TEST
+
 START_TEST(test_newer_version_refused) {
         static const char newer[] = "{\"version\": 3, \"cell\": {}, \"something\": \"new\"}\n";
         g_autofree char *dir = make_tmpdir();
@@ -1216,6 +1262,7 @@ Suite *unit_suite(void) {
         tcase_add_test(migration, test_migrate_version1_object);
         tcase_add_test(migration, test_migrate_unversioned_and_errors);
         tcase_add_test(migration, test_newer_version_refused);
+        tcase_add_test(migration, test_hostile_text);
         suite_add_tcase(s, migration);
 
         tcase_add_test(validation, test_invalid_fields);

@@ -300,6 +300,9 @@ static const BadCase bad_answers[] = {
         { "key not hex",
           "public_key=zz" KEY_A "\nerrno=0\n\n", "a public key must be 64 hex digits" },
         { "unknown key", "bogus=1\nerrno=0\n\n", "line 1 \"bogus=1\": unknown key 'bogus'" },
+        /* The key was quoted raw, so a stray byte made the message invalid UTF-8 (fuzz). */
+        { "unknown key bytes", "\x8crivate_key=1\nerrno=0\n\n", "unknown key '\\x8crivate_key'" },
+        { "unknown peer key", "public_key=" KEY_A "\nfoo\x01=1\nerrno=0\n\n", "unknown key 'foo\\x01'" },
         { "no equals", "hello\nerrno=0\n\n", "line 1 \"hello\": expected key=value" },
         { "peer key first", "endpoint=192.0.2.1:5\nerrno=0\n\n", "came before any public_key=" },
         { "device key late", "public_key=" KEY_A "\nlisten_port=1\nerrno=0\n\n",
@@ -337,6 +340,7 @@ START_TEST(test_parse_bad) {
         ck_assert_msg(strstr(error->message, c->message), "case %s: message \"%s\" lacks \"%s\"", c->name,
                       error->message, c->message);
         ck_assert_msg(strstr(error->message, "wg0"), "case %s: message names no interface", c->name);
+        ck_assert_msg(g_utf8_validate(error->message, -1, NULL), "case %s: message is not UTF-8", c->name);
 }
 END_TEST
 
