@@ -704,7 +704,7 @@ static bool expect_type(JsonNode *node, GType type, const char *expected, const 
 /* Strings: a missing optional or null member gives NULL. */
 static bool read_string(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                         char **ret, GError **error) {
-        JsonNode *node;
+        JsonNode *node = NULL;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -721,8 +721,8 @@ static bool read_string(JsonObject *object, const char *path, const char *key, F
 /* Non-strings: a missing optional or null member leaves *ret as it was. */
 static bool read_int(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                      int64_t min, int64_t max, int64_t *ret, GError **error) {
-        JsonNode *node;
-        int64_t value;
+        JsonNode *node = NULL;
+        int64_t value = 0;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -744,7 +744,7 @@ static bool read_timestamp(JsonObject *object, const char *path, const char *key
 
 static bool read_bool(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                       bool *ret, GError **error) {
-        JsonNode *node;
+        JsonNode *node = NULL;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -759,7 +759,7 @@ static bool read_bool(JsonObject *object, const char *path, const char *key, Fie
 static bool read_port(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                       uint16_t *ret, GError **error) {
         int64_t value = 0;
-        JsonNode *node;
+        JsonNode *node = NULL;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -779,7 +779,7 @@ static bool read_address(JsonObject *object, const char *path, const char *key, 
                          uint32_t *ret, GError **error) {
         g_autofree char *text = NULL;
         g_autoptr(GError) cause = NULL;
-        uint32_t address;
+        uint32_t address = 0;
 
         if (!read_string(object, path, key, flags, &text, error))
                 return false;
@@ -881,7 +881,7 @@ static bool read_endpoint(JsonObject *object, const char *path, const char *key,
         g_autofree char *text = NULL;
         g_autofree char *host = NULL;
         g_autoptr(GError) cause = NULL;
-        uint16_t port;
+        uint16_t port = 0;
 
         if (!read_string(object, path, key, flags, &text, error))
                 return false;
@@ -894,8 +894,8 @@ static bool read_endpoint(JsonObject *object, const char *path, const char *key,
 
 static bool read_array(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                        guint limit, const char *what, JsonArray **ret, GError **error) {
-        JsonNode *node;
-        JsonArray *array;
+        JsonNode *node = NULL;
+        JsonArray *array = NULL;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -917,7 +917,7 @@ static bool read_array(JsonObject *object, const char *path, const char *key, Fi
 
 static bool read_object(JsonObject *object, const char *path, const char *key, FieldFlags flags,
                         JsonObject **ret, GError **error) {
-        JsonNode *node;
+        JsonNode *node = NULL;
 
         if (!field_lookup(object, path, key, flags, &node, error))
                 return false;
@@ -949,7 +949,7 @@ static bool parse_permissions(JsonObject *object, const char *path, const char *
                               GError **error) {
         g_autofree char *where = field_path(path, key);
         g_autoptr(GList) members = NULL;
-        JsonObject *map;
+        JsonObject *map = NULL;
 
         if (!read_object(object, path, key, FIELD_REQUIRED, &map, error))
                 return false;
@@ -974,7 +974,7 @@ static bool parse_permissions(JsonObject *object, const char *path, const char *
 
 static bool parse_cell(JsonObject *root, CellIdentity *ret, GError **error) {
         g_auto(CellIdentity) cell = {};
-        JsonObject *object;
+        JsonObject *object = NULL;
 
         /* Every field may be null: a migrated state has no identity until the
          * daemon gives it one at start-up. */
@@ -997,7 +997,7 @@ static bool parse_cell(JsonObject *root, CellIdentity *ret, GError **error) {
 
 static bool parse_service(JsonObject *object, const char *path, void **ret, GError **error) {
         g_autoptr(Service) service = service_new(NULL, 0);
-        JsonArray *ports;
+        JsonArray *ports = NULL;
 
         if (!read_name(object, path, "name", FIELD_REQUIRED, names_validate_service_name, &service->name, error) ||
             !read_address(object, path, "address", FIELD_REQUIRED, &service->address, error) ||
@@ -1007,9 +1007,9 @@ static bool parse_service(JsonObject *object, const char *path, void **ret, GErr
         for (guint i = 0; i < json_array_get_length(ports); i++) {
                 g_autofree char *where = g_strdup_printf("%s.ports[%u]", path, i);
                 JsonNode *node = json_array_get_element(ports, i);
-                JsonArray *pair;
+                JsonArray *pair = NULL;
                 JsonNode *protocol, *number;
-                int64_t port;
+                int64_t port = 0;
 
                 if (!JSON_NODE_HOLDS_ARRAY(node) || json_array_get_length(json_node_get_array(node)) != 2)
                         return field_error(error, PIC_ERROR_INVALID_ARGUMENT, where, NULL,
@@ -1061,8 +1061,8 @@ static bool parse_link(JsonObject *object, const char *path, void **ret, GError 
         g_autoptr(Link) link = link_new();
         g_autofree char *pairing_path = field_path(path, "pairing");
         g_autofree char *push_state = NULL;
-        JsonObject *pairing;
-        JsonArray *sources;
+        JsonObject *pairing = NULL;
+        JsonArray *sources = NULL;
         int64_t value = 0;
 
         if (!parse_link_core(object, path, link, error) ||
@@ -1209,7 +1209,7 @@ static void original_bool(JsonObject *object, const char *key, bool *ret) {
 static void original_permissions(JsonObject *permissions, const char *key, GHashTable *ret) {
         JsonNode *node = json_object_get_member(permissions, key);
         g_autoptr(GList) members = NULL;
-        JsonObject *map;
+        JsonObject *map = NULL;
 
         if (!node || !JSON_NODE_HOLDS_OBJECT(node))
                 return;
@@ -1229,7 +1229,7 @@ static void original_permissions(JsonObject *permissions, const char *key, GHash
  * as strictly as ever, the rest is taken where it fits and defaulted where not. */
 static bool parse_original_link(JsonObject *object, const char *path, void **ret, GError **error) {
         g_autoptr(Link) link = link_new();
-        JsonNode *node;
+        JsonNode *node = NULL;
         const char *status = NULL;
         bool pending = false;
 
@@ -1368,8 +1368,8 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
         g_autoptr(CellState) state = cell_state_new();
         g_autoptr(GError) cause = NULL;
         const char *problem = NULL;
-        JsonNode *root;
-        JsonObject *object;
+        JsonNode *root = NULL;
+        JsonObject *object = NULL;
         int64_t version = 1;
         size_t where = 0;
 
@@ -1432,7 +1432,7 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
                 return NULL;
         }
         if (version == 1) {
-                JsonArray *links;
+                JsonArray *links = NULL;
 
                 if (!read_array(object, "", "links", FIELD_OPTIONAL, CELL_STATE_MAX_LINKS, "links", &links, error))
                         return NULL;

@@ -110,6 +110,7 @@ static void notify_link_removed(Cell *cell, const char *name) {
 }
 
 static void reconcile_now(Cell *cell);
+static bool same_permissions(GHashTable *a, GHashTable *b);
 
 static gboolean on_reconcile_retry(gpointer userdata) {
         Cell *cell = userdata;
@@ -191,6 +192,7 @@ static void derive_exit_relay(CellState *next) {
 
 static void notify_derived_changes(Cell *cell, const CellState *before) {
         static const char *const link_changed[] = { "ExitRelayActive", NULL };
+        static const char *const push_changed[] = { "PushState", NULL };
         static const char *const peer_changed[] = { "RouteViaActive", NULL };
 
         for (guint i = 0; i < cell->state->links->len; i++) {
@@ -199,6 +201,8 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
 
                 if (was && was->exit_relay_active != now->exit_relay_active)
                         notify_link_changed(cell, now->name, link_changed);
+                if (was && was->push_state != now->push_state)
+                        notify_link_changed(cell, now->name, push_changed);
         }
         for (guint i = 0; i < cell->state->peers->len; i++) {
                 const Peer *now = cell->state->peers->pdata[i];
@@ -216,11 +220,41 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
         }
 }
 
+static char *exit_sources_of(const CellState *state, const char *link) {
+        GString *out = g_string_new(NULL);
+
+        for (guint i = 0; i < state->peers->len; i++) {
+                const Peer *peer = state->peers->pdata[i];
+                if (g_str_equal(peer->route_via, link))
+                        g_string_append_printf(out, "%u,", peer->address);
+        }
+        return g_string_free(out, FALSE);
+}
+
+/* What a linked cell mirrors of us changed: the link is "pending" in the very
+ * save that makes the change, so a crash before the push lands cannot lose it. */
+static void mark_unpushed(const CellState *before, CellState *next) {
+        for (guint i = 0; i < next->links->len; i++) {
+                Link *now = next->links->pdata[i];
+                const Link *was = before ? cell_state_find_link(before, now->name) : NULL;
+                g_autofree char *sources_now = NULL, *sources_was = NULL;
+
+                if (!was || !now->paired)
+                        continue;
+                sources_now = exit_sources_of(next, now->name);
+                sources_was = exit_sources_of(before, now->name);
+                if (!same_permissions(was->inbound, now->inbound) || was->exit_offered != now->exit_offered ||
+                    was->exit_relay_active != now->exit_relay_active || !g_str_equal(sources_now, sources_was))
+                        now->push_state = PUSH_STATE_PENDING;
+        }
+}
+
 /* The same, then the kernel follows: for every change it could be affected by. */
 static bool commit(Cell *cell, CellState *next, GError **error) {
         CellState *before;
 
         derive_exit_relay(next);
+        mark_unpushed(cell->state, next);
         before = cell->state;
         cell->state = NULL;
         if (!cell_state_save(next, cell->state_path, error)) {

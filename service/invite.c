@@ -130,7 +130,7 @@ static bool get_member(JsonObject *object, const char *field, const char *key, b
 static bool check_string(JsonNode *node, const char *field, size_t max_len, bool secret,
                          const char **ret, GError **error) {
         g_autofree char *shown = NULL;
-        const char *value;
+        const char *value = NULL;
         size_t len;
 
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
@@ -158,7 +158,7 @@ static bool check_string(JsonNode *node, const char *field, size_t max_len, bool
 /* @what completes "expected …", e.g. "a port number from 1 to 65535". */
 static bool check_integer(JsonNode *node, const char *field, gint64 min, gint64 max, const char *what,
                           gint64 *ret, GError **error) {
-        gint64 value;
+        gint64 value = 0;
 
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
                 g_autofree char *described = describe_node(node);
@@ -188,7 +188,7 @@ static bool get_string(JsonObject *object, const char *field, const char *key, b
 
 static bool parse_version(JsonObject *object, GError **error) {
         JsonNode *node = NULL;
-        gint64 version;
+        gint64 version = 0;
 
         if (!get_member(object, "version", "version", true, &node, error))
                 return false;
@@ -206,7 +206,7 @@ static bool parse_version(JsonObject *object, GError **error) {
 
 static bool parse_cell_name(JsonObject *object, Invite *invite, GError **error) {
         g_autoptr(GError) local = NULL;
-        const char *value;
+        const char *value = NULL;
 
         if (!get_string(object, "cell_name", "cell_name", true, CELL_NAME_MAX, false, &value, error))
                 return false;
@@ -220,7 +220,7 @@ static bool parse_cell_name(JsonObject *object, Invite *invite, GError **error) 
 static bool parse_public_key(JsonObject *object, Invite *invite, GError **error) {
         g_autoptr(GError) local = NULL;
         g_autofree char *quoted = NULL;
-        const char *value;
+        const char *value = NULL;
         WgKey key;
 
         if (!get_string(object, "public_key", "public_key", true, WG_KEY_B64_LEN, false, &value, error))
@@ -242,7 +242,7 @@ static bool parse_endpoint(JsonObject *object, Invite *invite, GError **error) {
         g_autoptr(GError) local = NULL;
         g_autofree char *host = NULL, *port_text = NULL;
         const char *value, *colon;
-        uint16_t port;
+        uint16_t port = 0;
 
         if (!get_string(object, "endpoint", "endpoint", true, ENDPOINT_TEXT_MAX, false, &value, error))
                 return false;
@@ -267,7 +267,7 @@ static bool parse_endpoint(JsonObject *object, Invite *invite, GError **error) {
 
 static bool parse_vpn_subnet(JsonObject *object, Invite *invite, GError **error) {
         g_autoptr(GError) local = NULL;
-        const char *value;
+        const char *value = NULL;
         Ipv4Prefix prefix;
 
         if (!get_string(object, "vpn_subnet", "vpn_subnet", true, PREFIX_TEXT_MAX, false, &value, error))
@@ -293,7 +293,7 @@ static bool parse_host_address(const char *field, const char *value, const Ipv4P
                                uint32_t *ret, GError **error) {
         g_autoptr(GError) local = NULL;
         g_autofree char *quoted = NULL, *network = NULL;
-        uint32_t address;
+        uint32_t address = 0;
 
         if (!netaddr_parse_address(value, &address, &local))
                 return invalid_from(error, field, value, local);
@@ -315,7 +315,7 @@ static bool parse_host_address(const char *field, const char *value, const Ipv4P
 }
 
 static bool parse_dns_ip(JsonObject *object, Invite *invite, GError **error) {
-        const char *value;
+        const char *value = NULL;
 
         if (!get_string(object, "dns_ip", "dns_ip", true, ADDRESS_TEXT_MAX, false, &value, error))
                 return false;
@@ -324,7 +324,7 @@ static bool parse_dns_ip(JsonObject *object, Invite *invite, GError **error) {
 
 static bool parse_domain(JsonObject *object, Invite *invite, GError **error) {
         g_autoptr(GError) local = NULL;
-        const char *value;
+        const char *value = NULL;
 
         if (!get_string(object, "domain", "domain", true, DOMAIN_MAX, false, &value, error))
                 return false;
@@ -336,7 +336,7 @@ static bool parse_domain(JsonObject *object, Invite *invite, GError **error) {
 }
 
 static bool parse_tunnel_address(JsonObject *object, Invite *invite, GError **error) {
-        const char *value;
+        const char *value = NULL;
 
         if (!get_string(object, "tunnel_address", "tunnel_address", false, ADDRESS_TEXT_MAX, false, &value, error))
                 return false;
@@ -350,7 +350,7 @@ static bool parse_tunnel_address(JsonObject *object, Invite *invite, GError **er
 
 static bool parse_sync_port(JsonObject *object, Invite *invite, GError **error) {
         JsonNode *node = NULL;
-        gint64 port;
+        gint64 port = 0;
 
         if (!get_member(object, "sync_port", "sync_port", false, &node, error))
                 return false;
@@ -371,7 +371,7 @@ static bool parse_pairing_bytes(JsonObject *object, const char *field, const cha
                                 size_t max_len, bool secret, char **ret, GError **error) {
         g_autoptr(GError) local = NULL;
         uint8_t bytes[PAIRING_SECRET_BYTES];
-        const char *value;
+        const char *value = NULL;
 
         g_assert(n_bytes <= sizeof bytes);
 
@@ -390,9 +390,9 @@ static bool parse_pairing_bytes(JsonObject *object, const char *field, const cha
 }
 
 static bool parse_pairing(JsonObject *object, Invite *invite, GError **error) {
-        JsonObject *pairing;
+        JsonObject *pairing = NULL;
         JsonNode *node = NULL;
-        gint64 expires;
+        gint64 expires = 0;
 
         if (!get_member(object, "pairing", "pairing", false, &node, error))
                 return false;
@@ -676,7 +676,7 @@ static Invite *parse_json(const char *json, size_t len, const char *source, GErr
         g_autoptr(GError) local = NULL;
         JsonCheck check = { .p = json, .end = json + len };
         const char *nul, *bad_utf8;
-        JsonNode *root;
+        JsonNode *root = NULL;
 
         if (len > INVITE_MAX_SIZE) {
                 invalid(error, "invite", "%s is %zu bytes long; an invite is at most %d bytes",
@@ -880,7 +880,7 @@ Invite *invite_copy(const Invite *invite) {
 
 JsonObject *invite_to_json_object(const Invite *invite, bool with_pairing) {
         g_autofree char *subnet = NULL, *dns_ip = NULL, *tunnel_address = NULL;
-        JsonObject *object;
+        JsonObject *object = NULL;
 
         g_return_val_if_fail(invite, NULL);
 

@@ -38,6 +38,8 @@ typedef struct {
         guint64 in_flight;  /* sync_http_client handle, 0 if none */
         unsigned in_flight_kind;
         uint64_t in_flight_seq;
+        guint64 generation;     /* bumped by every push(): what changed since */
+        guint64 sent_generation;/* the generation the push under way was built from */
 } Outbox;
 
 struct PeerSync {
@@ -341,6 +343,7 @@ static Outbox *outbox_get(PeerSync *ps, const char *name) {
 
 static void push(Outbox *box, unsigned kinds) {
         box->pending |= kinds;
+        box->generation++;
         box->attempt = 0;
         if (!box->in_flight)
                 outbox_schedule(box, 0);
@@ -374,7 +377,12 @@ static void on_push_done(unsigned status, const char *body, size_t len, const GE
                 return;
 
         if (status == 200) {
-                box->pending &= ~kind;
+                /* A change made while this push was under way is not in its
+                 * body: keep it pending and send again. */
+                bool newer = box->generation != box->sent_generation;
+
+                if (!newer)
+                        box->pending &= ~kind;
                 box->attempt = 0;
                 if (kind == PUSH_ACCEPT) {
                         g_message("%s confirmed the link", link->name);
@@ -385,7 +393,8 @@ static void on_push_done(unsigned status, const char *body, size_t len, const GE
                 } else {
                         if (kind == PUSH_PERMISSIONS)
                                 cell_record_push_seq(ps->cell, box->name, box->in_flight_seq);
-                        cell_record_push(ps->cell, box->name, PUSH_STATE_OK, NULL);
+                        if (!newer)
+                                cell_record_push(ps->cell, box->name, PUSH_STATE_OK, NULL);
                 }
                 if (box->pending)
                         outbox_schedule(box, 0);
@@ -532,6 +541,7 @@ static gboolean on_outbox_timer(gpointer userdata) {
         box->timer = 0;
         if (!link || box->in_flight)
                 return G_SOURCE_REMOVE;
+        box->sent_generation = box->generation;
         if (box->pending & PUSH_ACCEPT) {
                 if (!link->pairing_secret || link->paired)
                         box->pending &= ~PUSH_ACCEPT;

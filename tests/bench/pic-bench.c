@@ -95,12 +95,13 @@ static int timed_call(sd_bus *bus, const char *path, const char *interface, cons
         return r;
 }
 
-/* bus LINK-PATH COUNT: Peer.Ping, GetAll on the link, GetManagedObjects and
- * a few more, each in a run of its own, so that no call pays for the one
- * before. */
+/* bus LINK-PATH COUNT [small|managed]: Peer.Ping, GetAll on the link and, to
+ * tell the cost of finding the link from that of its properties, Get of one
+ * link property and GetAll on the cell object; these in turn, round after
+ * round, so that background work weighs on all alike. Then GetManagedObjects
+ * in a run of its own, so that no small call pays for the big reply before
+ * it. "small" or "managed" runs only the one part. */
 static int cmd_bus(int argc, char *argv[]) {
-        /* GetAll on the cell object and Get of one link property tell the
-         * cost of finding the link apart from that of the properties. */
         static const struct {
                 const char *key, *interface, *method, *arg1, *arg2;
                 bool on_link;
@@ -111,13 +112,15 @@ static int cmd_bus(int argc, char *argv[]) {
                 { "getall_cell", "org.freedesktop.DBus.Properties", "GetAll", CELL_INTERFACE, NULL, false },
                 { "managed", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL, false },
         };
-        g_autofree int64_t *samples = NULL;
+        const size_t n_small = G_N_ELEMENTS(calls) - 1;
+        int64_t *samples[G_N_ELEMENTS(calls)] = { NULL };
+        size_t first, last;
         sd_bus *bus = NULL;
         unsigned count;
         int r = 0;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: pic-bench bus LINK-PATH COUNT\n");
+        if (argc < 2 || argc > 3 || (argc == 3 && !g_str_equal(argv[2], "small") && !g_str_equal(argv[2], "managed"))) {
+                fprintf(stderr, "usage: pic-bench bus LINK-PATH COUNT [small|managed]\n");
                 return 2;
         }
         count = (unsigned) g_ascii_strtoull(argv[1], NULL, 10);
@@ -125,14 +128,17 @@ static int cmd_bus(int argc, char *argv[]) {
                 fprintf(stderr, "pic-bench: COUNT must be a positive number, got '%s'\n", argv[1]);
                 return 2;
         }
-        samples = g_new(int64_t, count);
+        first = argc == 3 && g_str_equal(argv[2], "managed") ? n_small : 0;
+        last = argc == 3 && g_str_equal(argv[2], "small") ? n_small : G_N_ELEMENTS(calls);
+        for (size_t k = 0; k < G_N_ELEMENTS(calls); k++)
+                samples[k] = g_new(int64_t, count);
         if (open_bus(&bus) < 0)
-                return 1;
-        for (size_t k = 0; k < G_N_ELEMENTS(calls) && r >= 0; k++) {
-                const char *path = calls[k].on_link ? argv[0] : CELL_PATH;
+                goto out;
 
-                /* The first calls warm the connection and the caches up. */
-                for (unsigned i = 0; i < count + 3 && r >= 0; i++) {
+        /* The first rounds warm the connection and the caches up. */
+        for (unsigned i = 0; i < count + 3 && r >= 0 && first < n_small; i++)
+                for (size_t k = 0; k < n_small && r >= 0; k++) {
+                        const char *path = calls[k].on_link ? argv[0] : CELL_PATH;
                         int64_t t;
 
                         if (calls[k].arg2)
@@ -144,13 +150,23 @@ static int cmd_bus(int argc, char *argv[]) {
                         else
                                 r = timed_call(bus, path, calls[k].interface, calls[k].method, &t, NULL);
                         if (i >= 3)
-                                samples[i - 3] = t;
+                                samples[k][i - 3] = t;
                 }
-                if (r >= 0)
-                        print_stats(calls[k].key, samples, count);
+        for (unsigned i = 0; i < count + 3 && r >= 0 && last > n_small; i++) {
+                int64_t t;
+
+                r = timed_call(bus, CELL_PATH, calls[n_small].interface, calls[n_small].method, &t, NULL);
+                if (i >= 3)
+                        samples[n_small][i - 3] = t;
         }
+        if (r >= 0)
+                for (size_t k = first; k < last; k++)
+                        print_stats(calls[k].key, samples[k], count);
+out:
+        for (size_t k = 0; k < G_N_ELEMENTS(calls); k++)
+                g_free(samples[k]);
         sd_bus_flush_close_unref(bus);
-        return r < 0 ? 1 : 0;
+        return r < 0 || !bus ? 1 : 0;
 }
 
 /* toggle LINK-PATH SERVICE COUNT: SetPermissions, sharing SERVICE and
@@ -374,7 +390,7 @@ int main(int argc, char *argv[]) {
                         if (g_str_equal(argv[1], commands[i].name))
                                 return commands[i].run(argc - 2, argv + 2);
         fprintf(stderr,
-                "usage: pic-bench bus LINK-PATH COUNT\n"
+                "usage: pic-bench bus LINK-PATH COUNT [small|managed]\n"
                 "       pic-bench toggle LINK-PATH SERVICE COUNT\n"
                 "       pic-bench rtt ADDRESS COUNT\n"
                 "       pic-bench pair INVITE ADDRESS TIMEOUT-MS\n");
