@@ -68,28 +68,25 @@ static int64_t now_seconds(void) {
         return g_get_real_time() / G_USEC_PER_SEC;
 }
 
-static char *json_error(const char *message) {
+/* {"<key>": "<value>"}: every answer we send has this shape. */
+static char *json_member(const char *key, const char *value) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         g_autoptr(JsonNode) root = NULL;
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "error");
-        json_builder_add_string_value(b, message);
+        json_builder_set_member_name(b, key);
+        json_builder_add_string_value(b, value);
         json_builder_end_object(b);
         root = json_builder_get_root(b);
         return json_to_string(root, FALSE);
 }
 
-static char *json_status(const char *status) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        g_autoptr(JsonNode) root = NULL;
+static char *json_error(const char *message) {
+        return json_member("error", message);
+}
 
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "status");
-        json_builder_add_string_value(b, status);
-        json_builder_end_object(b);
-        root = json_builder_get_root(b);
-        return json_to_string(root, FALSE);
+static char *json_status(const char *status) {
+        return json_member("status", status);
 }
 
 static void reply_error(unsigned *ret_status, char **ret_body, unsigned status, const char *message) {

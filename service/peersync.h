@@ -14,7 +14,6 @@
 #define PEERSYNC_RETRY_BASE_MS 1000
 #define PEERSYNC_RETRY_MAX_MS 60000
 #define PEERSYNC_NONCE_MEMORY 4096
-#define PEERSYNC_MAX_JSON_DEPTH 16
 
 typedef struct PeerSync PeerSync;
 
