@@ -16,17 +16,25 @@ char *bus_link_path(const char *name) {
 }
 
 static const Link *link_from_path(Context *c, const char *path) {
-        g_autofree char *name = bus_object_name(BUS_LINK_PREFIX, path);
+        g_autofree char *name = NULL;
+        const Link *link = bus_found_object_get(&c->found, path, cell_get_generation(c->cell));
 
+        if (link)
+                return link;
+        name = bus_object_name(BUS_LINK_PREFIX, path);
         return name ? cell_state_find_link(cell_get_state(c->cell), name) : NULL;
 }
 
 static int link_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                      void **found, sd_bus_error *error) {
         Context *c = userdata;
+        const Link *link;
 
-        if (!link_from_path(c, path))
+        bus_found_object_clear(&c->found);
+        link = link_from_path(c, path);
+        if (!link)
                 return 0;
+        bus_found_object_set(&c->found, path, link, cell_get_generation(c->cell));
         *found = c;
         return 1;
 }
@@ -50,7 +58,6 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
-        TunnelStatus st = cell_get_link_status(c->cell, link->name);
 
         if (g_str_equal(property, "Name"))
                 return sd_bus_message_append(reply, "s", link->name);
@@ -75,13 +82,14 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         if (g_str_equal(property, "Paired"))
                 return sd_bus_message_append(reply, "b", link->paired);
         if (g_str_equal(property, "Connected"))
-                return sd_bus_message_append(reply, "b", st.connected);
+                return sd_bus_message_append(reply, "b", cell_get_link_status(c->cell, link->name).connected);
         if (g_str_equal(property, "LatestHandshake"))
-                return sd_bus_message_append(reply, "t", (uint64_t) st.last_handshake);
+                return sd_bus_message_append(reply, "t",
+                                             (uint64_t) cell_get_link_status(c->cell, link->name).last_handshake);
         if (g_str_equal(property, "RxBytes"))
-                return sd_bus_message_append(reply, "t", st.rx_bytes);
+                return sd_bus_message_append(reply, "t", cell_get_link_status(c->cell, link->name).rx_bytes);
         if (g_str_equal(property, "TxBytes"))
-                return sd_bus_message_append(reply, "t", st.tx_bytes);
+                return sd_bus_message_append(reply, "t", cell_get_link_status(c->cell, link->name).tx_bytes);
         if (g_str_equal(property, "ExitOffered"))
                 return sd_bus_message_append(reply, "b", link->exit_offered);
         if (g_str_equal(property, "RemoteExitOffered"))

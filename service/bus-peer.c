@@ -14,17 +14,25 @@ char *bus_peer_path(const char *name) {
 }
 
 static const Peer *peer_from_path(Context *c, const char *path) {
-        g_autofree char *name = bus_object_name(BUS_PEER_PREFIX, path);
+        g_autofree char *name = NULL;
+        const Peer *peer = bus_found_object_get(&c->found, path, cell_get_generation(c->cell));
 
+        if (peer)
+                return peer;
+        name = bus_object_name(BUS_PEER_PREFIX, path);
         return name ? cell_state_find_peer(cell_get_state(c->cell), name) : NULL;
 }
 
 static int peer_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                      void **found, sd_bus_error *error) {
         Context *c = userdata;
+        const Peer *peer;
 
-        if (!peer_from_path(c, path))
+        bus_found_object_clear(&c->found);
+        peer = peer_from_path(c, path);
+        if (!peer)
                 return 0;
+        bus_found_object_set(&c->found, path, peer, cell_get_generation(c->cell));
         *found = c;
         return 1;
 }
@@ -43,11 +51,9 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Context *c = userdata;
         const Peer *peer = peer_from_path(c, path);
-        TunnelStatus st;
 
         if (!peer)
                 return -ENOENT;
-        st = cell_get_peer_status(c->cell, peer->name);
         if (g_str_equal(property, "Name"))
                 return sd_bus_message_append(reply, "s", peer->name);
         if (g_str_equal(property, "Address")) {
@@ -63,13 +69,14 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         if (g_str_equal(property, "RouteViaActive"))
                 return sd_bus_message_append(reply, "b", cell_peer_route_via_active(c->cell, peer));
         if (g_str_equal(property, "Connected"))
-                return sd_bus_message_append(reply, "b", st.connected);
+                return sd_bus_message_append(reply, "b", cell_get_peer_status(c->cell, peer->name).connected);
         if (g_str_equal(property, "LatestHandshake"))
-                return sd_bus_message_append(reply, "t", (uint64_t) st.last_handshake);
+                return sd_bus_message_append(reply, "t",
+                                             (uint64_t) cell_get_peer_status(c->cell, peer->name).last_handshake);
         if (g_str_equal(property, "RxBytes"))
-                return sd_bus_message_append(reply, "t", st.rx_bytes);
+                return sd_bus_message_append(reply, "t", cell_get_peer_status(c->cell, peer->name).rx_bytes);
         if (g_str_equal(property, "TxBytes"))
-                return sd_bus_message_append(reply, "t", st.tx_bytes);
+                return sd_bus_message_append(reply, "t", cell_get_peer_status(c->cell, peer->name).tx_bytes);
         return -EINVAL;
 }
 

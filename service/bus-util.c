@@ -73,3 +73,23 @@ void bus_emit_object_removed(sd_bus *bus, const char *path, const char *interfac
         if (r < 0)
                 g_warning("Failed to announce the removal of %s: %s", path, g_strerror(-r));
 }
+
+void bus_found_object_set(BusFoundObject *found, const char *path, const void *object, uint64_t generation) {
+        if (!found->path || !g_str_equal(found->path, path)) {
+                g_free(found->path);
+                found->path = g_strdup(path);
+        }
+        found->object = object;
+        found->generation = generation;
+}
+
+const void *bus_found_object_get(const BusFoundObject *found, const char *path, uint64_t generation) {
+        if (!found->path || found->generation != generation || !g_str_equal(found->path, path))
+                return NULL;
+        return found->object;
+}
+
+void bus_found_object_clear(BusFoundObject *found) {
+        g_clear_pointer(&found->path, g_free);
+        found->object = NULL;
+}

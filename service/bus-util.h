@@ -1,6 +1,8 @@
 /* bus-util.h: small helpers shared by the D-Bus faces. */
 #pragma once
 
+#include <stdint.h>
+
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
@@ -8,6 +10,22 @@
 #define BUS_INTERFACE "org.pic.Cell1"
 #define BUS_MAX_STRING 4096     /* bytes of any one string argument */
 #define BUS_MAX_DICT_ENTRIES 32 /* options and settings dictionaries */
+
+/* The model object a fallback vtable's find callback resolved for @path.
+ * sd-bus calls the find callback once per object and message and then every
+ * property getter of that object, so a GetManagedObjects decodes each path
+ * once instead of once per property. @generation is the model's
+ * (cell_get_generation()): an object of an older model is never handed out. */
+typedef struct {
+        char *path;
+        const void *object;
+        uint64_t generation;
+} BusFoundObject;
+
+void bus_found_object_set(BusFoundObject *found, const char *path, const void *object, uint64_t generation);
+/* The object kept for @path in model @generation, or NULL. */
+const void *bus_found_object_get(const BusFoundObject *found, const char *path, uint64_t generation);
+void bus_found_object_clear(BusFoundObject *found);
 
 /* Sets @ret_error from @error (PIC_ERROR codes become our D-Bus errors) and
  * returns the negative errno sd-bus expects from a handler. */

@@ -12,6 +12,7 @@
 
 #include "cell-state.h"
 #include "json-text.h"
+#include "json-writer.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pairing.h"
@@ -163,6 +164,9 @@ CellState *cell_state_new(void) {
         state->links = g_ptr_array_new_with_free_func((GDestroyNotify) link_free);
         state->peers = g_ptr_array_new_with_free_func((GDestroyNotify) peer_free);
         state->invites = g_ptr_array_new_with_free_func((GDestroyNotify) issued_invite_free);
+        state->link_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        state->link_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        state->peer_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         return state;
 }
 
@@ -174,6 +178,9 @@ void cell_state_free(CellState *state) {
         g_ptr_array_unref(state->links);
         g_ptr_array_unref(state->peers);
         g_ptr_array_unref(state->invites);
+        g_hash_table_unref(state->link_names);
+        g_hash_table_unref(state->link_keys);
+        g_hash_table_unref(state->peer_names);
         g_free(state);
 }
 
@@ -307,40 +314,52 @@ Link *link_new_from_invite(const Invite *invite, int64_t now) {
         return link;
 }
 
-Link *cell_state_find_link(const CellState *state, const char *name) {
-        if (!name)
-                return NULL;
-        for (guint i = 0; i < state->links->len; i++) {
-                Link *link = state->links->pdata[i];
+/* The string member at @offset of the element @item. */
+static const char *member_at(const void *item, size_t offset) {
+        return G_STRUCT_MEMBER(const char *, item, offset);
+}
 
-                if (g_strcmp0(link->name, name) == 0)
-                        return link;
+static bool index_hit(GHashTable *index, const GPtrArray *array, size_t offset, const char *key, void **ret) {
+        gpointer position;
+        guint i;
+
+        if (!g_hash_table_lookup_extended(index, key, NULL, &position))
+                return false;
+        i = GPOINTER_TO_UINT(position);
+        if (i >= array->len || g_strcmp0(member_at(array->pdata[i], offset), key) != 0)
+                return false;
+        *ret = array->pdata[i];
+        return true;
+}
+
+/* The element of @array whose string member at @offset is @key, through
+ * @index (see CellState); the first one, as a scan would find it. */
+static void *find_indexed(GHashTable *index, const GPtrArray *array, size_t offset, const char *key) {
+        void *found;
+
+        if (!key)
+                return NULL;
+        if (index_hit(index, array, offset, key, &found))
+                return found;
+        g_hash_table_remove_all(index);
+        for (guint i = array->len; i-- > 0;) {
+                const char *member = member_at(array->pdata[i], offset);
+                if (member)
+                        g_hash_table_replace(index, g_strdup(member), GUINT_TO_POINTER(i));
         }
-        return NULL;
+        return index_hit(index, array, offset, key, &found) ? found : NULL;
+}
+
+Link *cell_state_find_link(const CellState *state, const char *name) {
+        return find_indexed(state->link_names, state->links, G_STRUCT_OFFSET(Link, name), name);
 }
 
 Link *cell_state_find_link_by_key(const CellState *state, const char *public_key) {
-        if (!public_key)
-                return NULL;
-        for (guint i = 0; i < state->links->len; i++) {
-                Link *link = state->links->pdata[i];
-
-                if (g_strcmp0(link->public_key, public_key) == 0)
-                        return link;
-        }
-        return NULL;
+        return find_indexed(state->link_keys, state->links, G_STRUCT_OFFSET(Link, public_key), public_key);
 }
 
 Peer *cell_state_find_peer(const CellState *state, const char *name) {
-        if (!name)
-                return NULL;
-        for (guint i = 0; i < state->peers->len; i++) {
-                Peer *peer = state->peers->pdata[i];
-
-                if (g_strcmp0(peer->name, name) == 0)
-                        return peer;
-        }
-        return NULL;
+        return find_indexed(state->peer_names, state->peers, G_STRUCT_OFFSET(Peer, name), name);
 }
 
 Service *cell_state_find_service(const CellState *state, const char *name) {
@@ -384,199 +403,161 @@ void cell_state_expire_invites(CellState *state, int64_t now) {
 
 /* ---- serialisation ---- */
 
-static void add_string_or_null(JsonBuilder *builder, const char *key, const char *value) {
-        json_builder_set_member_name(builder, key);
-        if (value)
-                json_builder_add_string_value(builder, value);
-        else
-                json_builder_add_null_value(builder);
-}
-
-static void add_address(JsonBuilder *builder, const char *key, uint32_t address) {
+static void add_address(JsonWriter *w, const char *key, uint32_t address) {
         g_autofree char *text = netaddr_format_address(address);
 
-        json_builder_set_member_name(builder, key);
-        json_builder_add_string_value(builder, text);
-}
-
-static void add_int(JsonBuilder *builder, const char *key, int64_t value) {
-        json_builder_set_member_name(builder, key);
-        json_builder_add_int_value(builder, value);
-}
-
-static void add_bool(JsonBuilder *builder, const char *key, bool value) {
-        json_builder_set_member_name(builder, key);
-        json_builder_add_boolean_value(builder, value);
+        json_writer_string(w, key, text);
 }
 
 static int compare_strings(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-static void add_permissions(JsonBuilder *builder, const char *key, GHashTable *permissions) {
+static void add_permissions(JsonWriter *w, const char *key, GHashTable *permissions) {
         g_autofree gpointer *keys = NULL;
         guint n = 0;
 
-        json_builder_set_member_name(builder, key);
-        json_builder_begin_object(builder);
+        json_writer_begin_object(w, key);
         if (permissions) {
                 /* Sorted, so that the same state always gives the same file. */
                 keys = g_hash_table_get_keys_as_array(permissions, &n);
                 qsort(keys, n, sizeof(gpointer), compare_strings);
         }
         for (guint i = 0; i < n; i++)
-                add_bool(builder, keys[i], GPOINTER_TO_INT(g_hash_table_lookup(permissions, keys[i])) != 0);
-        json_builder_end_object(builder);
+                json_writer_bool(w, keys[i], GPOINTER_TO_INT(g_hash_table_lookup(permissions, keys[i])) != 0);
+        json_writer_end_object(w);
 }
 
-static void add_cell(JsonBuilder *builder, const CellIdentity *cell) {
-        json_builder_set_member_name(builder, "cell");
-        json_builder_begin_object(builder);
-        add_string_or_null(builder, "name", cell->name);
-        add_string_or_null(builder, "domain", cell->domain);
-        json_builder_set_member_name(builder, "address");
+static void add_cell(JsonWriter *w, const CellIdentity *cell) {
+        json_writer_begin_object(w, "cell");
+        json_writer_string(w, "name", cell->name);
+        json_writer_string(w, "domain", cell->domain);
         /* 0.0.0.0/0 is what a migrated state has before the daemon fills it in. */
         if (cell->address.address == 0 && cell->address.prefixlen == 0)
-                json_builder_add_null_value(builder);
+                json_writer_null(w, "address");
         else {
                 g_autofree char *text = netaddr_format_prefix(&cell->address);
-                json_builder_add_string_value(builder, text);
+                json_writer_string(w, "address", text);
         }
         if (cell->dns_address != 0)
-                add_address(builder, "dns_address", cell->dns_address);
+                add_address(w, "dns_address", cell->dns_address);
         else
-                add_string_or_null(builder, "dns_address", NULL);
-        add_string_or_null(builder, "endpoint", cell->endpoint);
-        add_string_or_null(builder, "public_key", cell->public_key);
-        json_builder_end_object(builder);
+                json_writer_null(w, "dns_address");
+        json_writer_string(w, "endpoint", cell->endpoint);
+        json_writer_string(w, "public_key", cell->public_key);
+        json_writer_end_object(w);
 }
 
-static void add_service(JsonBuilder *builder, const Service *service) {
-        json_builder_begin_object(builder);
-        add_string_or_null(builder, "name", service->name);
-        add_address(builder, "address", service->address);
-        json_builder_set_member_name(builder, "ports");
-        json_builder_begin_array(builder);
+static void add_service(JsonWriter *w, const Service *service) {
+        json_writer_begin_object(w, NULL);
+        json_writer_string(w, "name", service->name);
+        add_address(w, "address", service->address);
+        json_writer_begin_array(w, "ports");
         for (guint i = 0; service->ports && i < service->ports->len; i++) {
                 const ServicePort *port = &g_array_index(service->ports, ServicePort, i);
 
-                json_builder_begin_array(builder);
-                json_builder_add_string_value(builder, port->protocol);
-                json_builder_add_int_value(builder, port->port);
-                json_builder_end_array(builder);
+                json_writer_begin_array(w, NULL);
+                json_writer_string(w, NULL, port->protocol);
+                json_writer_int(w, NULL, port->port);
+                json_writer_end_array(w);
         }
-        json_builder_end_array(builder);
-        json_builder_end_object(builder);
+        json_writer_end_array(w);
+        json_writer_end_object(w);
 }
 
-static void add_link(JsonBuilder *builder, const Link *link) {
+static void add_link(JsonWriter *w, const Link *link) {
         const char *push_state = push_state_to_string(link->push_state);
         g_autofree char *subnet = netaddr_format_network(&link->vpn_subnet);
 
-        json_builder_begin_object(builder);
-        add_string_or_null(builder, "cell_name", link->name);
-        add_string_or_null(builder, "public_key", link->public_key);
-        add_string_or_null(builder, "endpoint", link->endpoint);
-        json_builder_set_member_name(builder, "vpn_subnet");
-        json_builder_add_string_value(builder, subnet);
-        add_address(builder, "dns_ip", link->dns_ip);
-        add_string_or_null(builder, "domain", link->domain);
-        add_address(builder, "tunnel_address", link->tunnel_address);
-        add_int(builder, "sync_port", link->sync_port);
-        add_bool(builder, "paired", link->paired);
+        json_writer_begin_object(w, NULL);
+        json_writer_string(w, "cell_name", link->name);
+        json_writer_string(w, "public_key", link->public_key);
+        json_writer_string(w, "endpoint", link->endpoint);
+        json_writer_string(w, "vpn_subnet", subnet);
+        add_address(w, "dns_ip", link->dns_ip);
+        json_writer_string(w, "domain", link->domain);
+        add_address(w, "tunnel_address", link->tunnel_address);
+        json_writer_int(w, "sync_port", link->sync_port);
+        json_writer_bool(w, "paired", link->paired);
         if (link->pairing_id) {
-                json_builder_set_member_name(builder, "pairing");
-                json_builder_begin_object(builder);
-                add_string_or_null(builder, "id", link->pairing_id);
-                add_string_or_null(builder, "secret", link->pairing_secret);
-                add_int(builder, "expires", link->pairing_expires);
-                json_builder_end_object(builder);
+                json_writer_begin_object(w, "pairing");
+                json_writer_string(w, "id", link->pairing_id);
+                json_writer_string(w, "secret", link->pairing_secret);
+                json_writer_int(w, "expires", link->pairing_expires);
+                json_writer_end_object(w);
         }
-        add_permissions(builder, "inbound", link->inbound);
-        add_permissions(builder, "outbound", link->outbound);
-        add_bool(builder, "exit_offered", link->exit_offered);
-        add_bool(builder, "remote_exit_offered", link->remote_exit_offered);
-        add_bool(builder, "exit_relay_active", link->exit_relay_active);
-        add_bool(builder, "remote_exit_relay_active", link->remote_exit_relay_active);
-        json_builder_set_member_name(builder, "remote_exit_sources");
-        json_builder_begin_array(builder);
+        add_permissions(w, "inbound", link->inbound);
+        add_permissions(w, "outbound", link->outbound);
+        json_writer_bool(w, "exit_offered", link->exit_offered);
+        json_writer_bool(w, "remote_exit_offered", link->remote_exit_offered);
+        json_writer_bool(w, "exit_relay_active", link->exit_relay_active);
+        json_writer_bool(w, "remote_exit_relay_active", link->remote_exit_relay_active);
+        json_writer_begin_array(w, "remote_exit_sources");
         for (guint i = 0; link->remote_exit_sources && i < link->remote_exit_sources->len; i++)
-                json_builder_add_string_value(builder, link->remote_exit_sources->pdata[i]);
-        json_builder_end_array(builder);
+                json_writer_string(w, NULL, link->remote_exit_sources->pdata[i]);
+        json_writer_end_array(w);
         /* An out-of-range value can only come from a bug; "failed" makes it retried. */
-        add_string_or_null(builder, "push_state", push_state ?: "failed");
-        add_int(builder, "last_push_at", link->last_push_at);
-        add_string_or_null(builder, "last_push_error", link->last_push_error);
-        add_int(builder, "last_remote_update_at", link->last_remote_update_at);
-        add_int(builder, "push_seq", (int64_t) MIN(link->push_seq, (uint64_t) INT64_MAX));
-        add_int(builder, "remote_seq", (int64_t) MIN(link->remote_seq, (uint64_t) INT64_MAX));
-        add_int(builder, "created_at", link->created_at);
-        json_builder_end_object(builder);
+        json_writer_string(w, "push_state", push_state ?: "failed");
+        json_writer_int(w, "last_push_at", link->last_push_at);
+        json_writer_string(w, "last_push_error", link->last_push_error);
+        json_writer_int(w, "last_remote_update_at", link->last_remote_update_at);
+        json_writer_int(w, "push_seq", (int64_t) MIN(link->push_seq, (uint64_t) INT64_MAX));
+        json_writer_int(w, "remote_seq", (int64_t) MIN(link->remote_seq, (uint64_t) INT64_MAX));
+        json_writer_int(w, "created_at", link->created_at);
+        json_writer_end_object(w);
 }
 
-static void add_peer(JsonBuilder *builder, const Peer *peer) {
-        json_builder_begin_object(builder);
-        add_string_or_null(builder, "name", peer->name);
-        add_address(builder, "address", peer->address);
-        add_string_or_null(builder, "public_key", peer->public_key);
-        add_bool(builder, "full_tunnel", peer->full_tunnel);
-        add_string_or_null(builder, "route_via", peer->route_via ?: "");
-        add_int(builder, "created_at", peer->created_at);
-        json_builder_end_object(builder);
+static void add_peer(JsonWriter *w, const Peer *peer) {
+        json_writer_begin_object(w, NULL);
+        json_writer_string(w, "name", peer->name);
+        add_address(w, "address", peer->address);
+        json_writer_string(w, "public_key", peer->public_key);
+        json_writer_bool(w, "full_tunnel", peer->full_tunnel);
+        json_writer_string(w, "route_via", peer->route_via ?: "");
+        json_writer_int(w, "created_at", peer->created_at);
+        json_writer_end_object(w);
 }
 
-static void add_issued_invite(JsonBuilder *builder, const IssuedInvite *invite) {
-        json_builder_begin_object(builder);
-        add_string_or_null(builder, "id", invite->id);
-        add_string_or_null(builder, "secret", invite->secret);
-        add_int(builder, "expires", invite->expires);
-        add_int(builder, "created_at", invite->created_at);
-        add_string_or_null(builder, "used_by", invite->used_by);
-        json_builder_end_object(builder);
+static void add_issued_invite(JsonWriter *w, const IssuedInvite *invite) {
+        json_writer_begin_object(w, NULL);
+        json_writer_string(w, "id", invite->id);
+        json_writer_string(w, "secret", invite->secret);
+        json_writer_int(w, "expires", invite->expires);
+        json_writer_int(w, "created_at", invite->created_at);
+        json_writer_string(w, "used_by", invite->used_by);
+        json_writer_end_object(w);
 }
 
 char *cell_state_to_json(const CellState *state) {
-        g_autoptr(JsonBuilder) builder = json_builder_new();
-        g_autoptr(JsonGenerator) generator = json_generator_new();
-        g_autoptr(JsonNode) root = NULL;
-        g_autofree char *text = NULL;
+        JsonWriter w;
 
-        json_builder_begin_object(builder);
+        json_writer_init(&w);
+        json_writer_begin_object(&w, NULL);
         /* Whatever version was loaded, the file is written in the current one. */
-        add_int(builder, "version", CELL_STATE_VERSION);
-        add_cell(builder, &state->cell);
+        json_writer_int(&w, "version", CELL_STATE_VERSION);
+        add_cell(&w, &state->cell);
 
-        json_builder_set_member_name(builder, "services");
-        json_builder_begin_array(builder);
+        json_writer_begin_array(&w, "services");
         for (guint i = 0; i < state->services->len; i++)
-                add_service(builder, state->services->pdata[i]);
-        json_builder_end_array(builder);
+                add_service(&w, state->services->pdata[i]);
+        json_writer_end_array(&w);
 
-        json_builder_set_member_name(builder, "links");
-        json_builder_begin_array(builder);
+        json_writer_begin_array(&w, "links");
         for (guint i = 0; i < state->links->len; i++)
-                add_link(builder, state->links->pdata[i]);
-        json_builder_end_array(builder);
+                add_link(&w, state->links->pdata[i]);
+        json_writer_end_array(&w);
 
-        json_builder_set_member_name(builder, "peers");
-        json_builder_begin_array(builder);
+        json_writer_begin_array(&w, "peers");
         for (guint i = 0; i < state->peers->len; i++)
-                add_peer(builder, state->peers->pdata[i]);
-        json_builder_end_array(builder);
+                add_peer(&w, state->peers->pdata[i]);
+        json_writer_end_array(&w);
 
-        json_builder_set_member_name(builder, "invites");
-        json_builder_begin_array(builder);
+        json_writer_begin_array(&w, "invites");
         for (guint i = 0; i < state->invites->len; i++)
-                add_issued_invite(builder, state->invites->pdata[i]);
-        json_builder_end_array(builder);
-        json_builder_end_object(builder);
-
-        root = json_builder_get_root(builder);
-        json_generator_set_root(generator, root);
-        json_generator_set_pretty(generator, TRUE);
-        json_generator_set_indent(generator, 2);
-        text = json_generator_to_data(generator, NULL);
-        return g_strconcat(text, "\n", NULL);
+                add_issued_invite(&w, state->invites->pdata[i]);
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w);
 }
 
 /* ---- parsing helpers ---- */

@@ -113,6 +113,12 @@ typedef struct {
         GPtrArray *links;    /* of Link* */
         GPtrArray *peers;    /* of Peer* */
         GPtrArray *invites;  /* of IssuedInvite* */
+
+        /* Lookup caches for the cell_state_find_*() functions: name (or key) →
+         * position in the array. They may be stale (the arrays are changed
+         * directly); every hit is checked against the array, and a miss
+         * rebuilds them, so a lookup costs O(1) until the array changes. */
+        GHashTable *link_names, *link_keys, *peer_names;
 } CellState;
 
 CellState *cell_state_new(void);

@@ -27,6 +27,7 @@ struct Cell {
         char *state_path;
         char *key_path;
         CellState *state;
+        uint64_t generation;   /* counts replacements of @state */
         WgKey private_key;
         GArray *listeners; /* of ListenerEntry */
 
@@ -54,6 +55,10 @@ static void departure_free(Departure *d) {
 
 #define RECONCILE_RETRY_MIN_MS 500
 #define RECONCILE_RETRY_MAX_MS 30000
+
+uint64_t cell_get_generation(const Cell *cell) {
+        return cell->generation;
+}
 
 const CellState *cell_get_state(const Cell *cell) {
         return cell->state;
@@ -109,20 +114,21 @@ static void notify_link_removed(Cell *cell, const char *name) {
         }
 }
 
-static void reconcile_now(Cell *cell);
+static void reconcile_now(Cell *cell, const CellState *before);
 static bool same_permissions(GHashTable *a, GHashTable *b);
 
 static gboolean on_reconcile_retry(gpointer userdata) {
         Cell *cell = userdata;
 
         cell->retry_id = 0;
-        reconcile_now(cell);
+        reconcile_now(cell, NULL);
         return G_SOURCE_REMOVE;
 }
 
 /* The model is already saved: a kernel that refuses it now is retried with
- * backoff until it takes it. */
-static void reconcile_now(Cell *cell) {
+ * backoff until it takes it. With @before, the model the kernel held until
+ * now, only what the change touches is looked at; without, everything. */
+static void reconcile_now(Cell *cell, const CellState *before) {
         g_autoptr(GError) error = NULL;
 
         g_autoptr(GPtrArray) links = NULL;
@@ -132,6 +138,10 @@ static void reconcile_now(Cell *cell) {
                 return;
         /* Departing links keep their tunnel until the remote has been told. */
         view = *cell->state;
+        /* After a failure, or with a departing link in the view, the kernel
+         * may not hold @before. */
+        if (cell->retry_id || cell->departing->len > 0)
+                before = NULL;
         if (cell->departing->len > 0) {
                 links = g_ptr_array_new();
                 for (guint i = 0; i < cell->state->links->len; i++)
@@ -143,7 +153,7 @@ static void reconcile_now(Cell *cell) {
                 }
                 view.links = links;
         }
-        if (reconciler_apply(cell->reconciler, &view, &cell->private_key, &error)) {
+        if (reconciler_apply_change(cell->reconciler, before, &view, &cell->private_key, &error)) {
                 cell->retry_delay_ms = 0;
                 if (cell->retry_id) {
                         g_source_remove(cell->retry_id);
@@ -167,26 +177,54 @@ static bool commit_model(Cell *cell, CellState *next, GError **error) {
         }
         cell_state_free(cell->state);
         cell->state = next;
+        cell->generation++;
         return true;
 }
 
-static bool link_is_exit_for_peers(const CellState *state, const Link *link) {
-        if (!link->remote_exit_offered)
-                return false;
+/* The addresses of the peers that route through each link, in the order of
+ * the peers: link name → "ADDR,ADDR,…", one pass over the peers. */
+static void string_free(GString *s) {
+        g_string_free(s, TRUE);
+}
+
+static GHashTable *exit_sources_by_link(const CellState *state) {
+        GHashTable *sources = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) string_free);
+
         for (guint i = 0; i < state->peers->len; i++) {
                 const Peer *peer = state->peers->pdata[i];
-                if (g_str_equal(peer->route_via, link->name))
-                        return true;
+                GString *list;
+
+                if (!peer->route_via[0])
+                        continue;
+                list = g_hash_table_lookup(sources, peer->route_via);
+                if (!list) {
+                        list = g_string_new(NULL);
+                        g_hash_table_insert(sources, peer->route_via, list);
+                }
+                g_string_append_printf(list, "%u,", peer->address);
         }
-        return false;
+        return sources;
+}
+
+static const char *exit_sources_of(GHashTable *sources, const char *link) {
+        GString *list = g_hash_table_lookup(sources, link);
+
+        return list ? list->str : "";
 }
 
 /* ExitRelayActive follows from the peers' RouteVia and the remote's offer;
  * it is derived here, once, for every change. */
 static void derive_exit_relay(CellState *next) {
+        g_autoptr(GHashTable) routed = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint i = 0; i < next->peers->len; i++) {
+                const Peer *peer = next->peers->pdata[i];
+                if (peer->route_via[0])
+                        g_hash_table_add(routed, peer->route_via);
+        }
         for (guint i = 0; i < next->links->len; i++) {
                 Link *link = next->links->pdata[i];
-                link->exit_relay_active = link_is_exit_for_peers(next, link);
+                link->exit_relay_active = link->remote_exit_offered && g_hash_table_contains(routed, link->name);
         }
 }
 
@@ -220,31 +258,24 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
         }
 }
 
-static char *exit_sources_of(const CellState *state, const char *link) {
-        GString *out = g_string_new(NULL);
-
-        for (guint i = 0; i < state->peers->len; i++) {
-                const Peer *peer = state->peers->pdata[i];
-                if (g_str_equal(peer->route_via, link))
-                        g_string_append_printf(out, "%u,", peer->address);
-        }
-        return g_string_free(out, FALSE);
-}
-
 /* What a linked cell mirrors of us changed: the link is "pending" in the very
  * save that makes the change, so a crash before the push lands cannot lose it. */
 static void mark_unpushed(const CellState *before, CellState *next) {
+        g_autoptr(GHashTable) sources_now = NULL, sources_was = NULL;
+
+        if (!before)
+                return;
+        sources_now = exit_sources_by_link(next);
+        sources_was = exit_sources_by_link(before);
         for (guint i = 0; i < next->links->len; i++) {
                 Link *now = next->links->pdata[i];
-                const Link *was = before ? cell_state_find_link(before, now->name) : NULL;
-                g_autofree char *sources_now = NULL, *sources_was = NULL;
+                const Link *was = cell_state_find_link(before, now->name);
 
                 if (!was || !now->paired)
                         continue;
-                sources_now = exit_sources_of(next, now->name);
-                sources_was = exit_sources_of(before, now->name);
                 if (!same_permissions(was->inbound, now->inbound) || was->exit_offered != now->exit_offered ||
-                    was->exit_relay_active != now->exit_relay_active || !g_str_equal(sources_now, sources_was))
+                    was->exit_relay_active != now->exit_relay_active ||
+                    !g_str_equal(exit_sources_of(sources_now, now->name), exit_sources_of(sources_was, now->name)))
                         now->push_state = PUSH_STATE_PENDING;
         }
 }
@@ -263,7 +294,8 @@ static bool commit(Cell *cell, CellState *next, GError **error) {
                 return false;
         }
         cell->state = next;
-        reconcile_now(cell);
+        cell->generation++;
+        reconcile_now(cell, before);
         notify_derived_changes(cell, before);
         cell_state_free(before);
         return true;
@@ -911,13 +943,13 @@ static void on_device_lost(void *userdata) {
         Cell *cell = userdata;
 
         g_message("The WireGuard device was restarted; configuring it again");
-        reconcile_now(cell);
+        reconcile_now(cell, NULL);
 }
 
 void cell_start(Cell *cell, Reconciler *reconciler) {
         cell->reconciler = reconciler;
         reconciler_set_lost_callback(reconciler, on_device_lost, cell);
-        reconcile_now(cell);
+        reconcile_now(cell, NULL);
         poll_status(cell);
         cell->poll_id = g_timeout_add(CELL_STATUS_INTERVAL_MS, on_poll, cell);
 }
@@ -984,7 +1016,7 @@ static gboolean on_departure_timeout(gpointer userdata) {
         d->timer = 0;
         g_debug("Link %s: the farewell to the remote took too long; closing its tunnel", d->link->name);
         g_ptr_array_remove(cell->departing, d);
-        reconcile_now(cell);
+        reconcile_now(cell, NULL);
         return G_SOURCE_REMOVE;
 }
 
@@ -1048,7 +1080,7 @@ void cell_departure_done(Cell *cell, const char *name) {
                 Departure *d = cell->departing->pdata[i];
                 if (g_str_equal(d->link->name, name)) {
                         g_ptr_array_remove_index(cell->departing, i);
-                        reconcile_now(cell);
+                        reconcile_now(cell, NULL);
                         return;
                 }
         }

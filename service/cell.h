@@ -63,6 +63,8 @@ void cell_add_listener(Cell *cell, const CellListener *listener, void *userdata)
 void cell_start(Cell *cell, Reconciler *reconciler);
 
 const CellState *cell_get_state(const Cell *cell);
+/* Changes whenever the model is replaced; pointers into an older one are invalid. */
+uint64_t cell_get_generation(const Cell *cell);
 const DaemonConfig *cell_get_config(const Cell *cell);
 const char *cell_get_wireguard_backend(const Cell *cell); /* "kernel" | "userspace" */
 /* The endpoint other cells should use ("host:port"), or NULL with @error. */

@@ -8,6 +8,7 @@ void context_free(Context *c) {
         /* Faces first, then the cell, then what the cell borrows. */
         if (c->diagnoses)
                 g_ptr_array_unref(c->diagnoses);
+        bus_found_object_clear(&c->found);
         peersync_free(c->peersync);
         cell_free(c->cell);
         c->cell = NULL;

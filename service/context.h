@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-util.h"
 #include "cell.h"
 #include "daemon-config.h"
 #include "peersync.h"
@@ -25,6 +26,7 @@ typedef struct {
         Reconciler *reconciler;
         PeerSync *peersync;
         GPtrArray *diagnoses;   /* Link.Diagnose() calls under way (bus-link.c) */
+        BusFoundObject found;   /* the link or peer the bus last looked up (bus-link.c, bus-peer.c) */
 
         int exit_status;
 } Context;

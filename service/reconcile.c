@@ -450,6 +450,92 @@ bool reconciler_apply(Reconciler *r, const CellState *state, const WgKey *privat
         return true;
 }
 
+/* --- what a change touches --- */
+
+static bool same_string(const char *a, const char *b) {
+        return g_strcmp0(a, b) == 0;
+}
+
+static bool same_prefix(const Ipv4Prefix *a, const Ipv4Prefix *b) {
+        return a->address == b->address && a->prefixlen == b->prefixlen;
+}
+
+/* Everything reconcile_desired_device() reads. */
+static bool same_wireguard_inputs(const CellState *a, const CellState *b) {
+        if (!same_string(a->cell.public_key, b->cell.public_key) || a->links->len != b->links->len ||
+            a->peers->len != b->peers->len)
+                return false;
+        for (guint i = 0; i < a->links->len; i++) {
+                const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
+                if (!same_string(x->public_key, y->public_key) || !same_string(x->endpoint, y->endpoint) ||
+                    !same_prefix(&x->vpn_subnet, &y->vpn_subnet) || x->exit_relay_active != y->exit_relay_active)
+                        return false;
+        }
+        for (guint i = 0; i < a->peers->len; i++) {
+                const Peer *x = a->peers->pdata[i], *y = b->peers->pdata[i];
+                if (!same_string(x->public_key, y->public_key) || x->address != y->address)
+                        return false;
+        }
+        return true;
+}
+
+/* Everything apply_addresses(), apply_routes() and apply_policy_routing() read. */
+static bool same_routing_inputs(const CellState *a, const CellState *b) {
+        if (!same_prefix(&a->cell.address, &b->cell.address) || a->links->len != b->links->len ||
+            a->peers->len != b->peers->len)
+                return false;
+        for (guint i = 0; i < a->links->len; i++) {
+                const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
+                if (!same_prefix(&x->vpn_subnet, &y->vpn_subnet))
+                        return false;
+        }
+        for (guint i = 0; i < a->peers->len; i++) {
+                const Peer *x = a->peers->pdata[i], *y = b->peers->pdata[i];
+                if (x->address != y->address || peer_uses_exit(a, x) != peer_uses_exit(b, y))
+                        return false;
+        }
+        return true;
+}
+
+/* Everything apply_dns() reads. */
+static bool same_dns_inputs(const CellState *a, const CellState *b) {
+        if (a->links->len != b->links->len)
+                return false;
+        for (guint i = 0; i < a->links->len; i++) {
+                const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
+                if (!same_string(x->domain, y->domain) || x->dns_ip != y->dns_ip)
+                        return false;
+        }
+        return true;
+}
+
+bool reconciler_apply_change(Reconciler *r, const CellState *before, const CellState *state,
+                             const WgKey *private_key, GError **error) {
+        int ifindex = 0;
+
+        if (!before || !r->nft_applied)
+                return reconciler_apply(r, state, private_key, error);
+        if (!same_wireguard_inputs(before, state) && !apply_wireguard(r, state, private_key, error))
+                return false;
+        if (!same_routing_inputs(before, state)) {
+                if (!rtnl_link_index(r->config->interface, &ifindex, error))
+                        return false;
+                if (ifindex == 0) {
+                        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                                    "The WireGuard interface %s vanished while being configured", r->config->interface);
+                        return false;
+                }
+                if (!apply_addresses(ifindex, state, error) || !apply_routes(ifindex, state, error) ||
+                    !apply_policy_routing(ifindex, state, error))
+                        return false;
+        }
+        if (!apply_forwarding(state, error) || !apply_nftables(r, state, error))
+                return false;
+        if (!same_dns_inputs(before, state))
+                apply_dns(r, state);
+        return true;
+}
+
 bool reconciler_dump(Reconciler *r, WgDevice **ret_device, GError **error) {
         return wg_backend_get(r->wg, ret_device, error);
 }

@@ -35,6 +35,12 @@ void reconciler_set_lost_callback(Reconciler *reconciler, WgDeviceLostFunc func,
 /* Brings the kernel to what @state implies; changes only what differs. */
 bool reconciler_apply(Reconciler *reconciler, const CellState *state, const WgKey *private_key,
                       GError **error);
+/* The same after a change of the model from @before (which the kernel holds,
+ * as the last apply succeeded) to @state: the parts of the kernel whose inputs
+ * did not change are not even read, so a change costs what it touches, not
+ * what the cell holds. */
+bool reconciler_apply_change(Reconciler *reconciler, const CellState *before, const CellState *state,
+                             const WgKey *private_key, GError **error);
 
 /* One dump of the device: status of every peer at once. */
 bool reconciler_dump(Reconciler *reconciler, WgDevice **ret_device, GError **error);

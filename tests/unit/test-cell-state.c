@@ -393,6 +393,37 @@ START_TEST(test_finders) {
 }
 END_TEST
 
+/* The finders' lookup caches follow the arrays however they are changed. */
+START_TEST(test_finders_follow_changes) {
+        g_autoptr(CellState) state = load_fixture("state-v2-full.json");
+        Link *b = cell_state_find_link(state, "cellb");
+        Link *moved;
+
+        ck_assert_ptr_nonnull(b);
+        /* Removed: gone, and the other link found at its new position. */
+        moved = g_ptr_array_steal_index(state->links, 0);
+        ck_assert_ptr_eq(moved, b);
+        ck_assert_ptr_null(cell_state_find_link(state, "cellb"));
+        ck_assert_ptr_null(cell_state_find_link_by_key(state, b->public_key));
+        ck_assert_ptr_eq(cell_state_find_link(state, "cellc"), state->links->pdata[0]);
+        /* Added back at the end, and renamed in place. */
+        g_ptr_array_add(state->links, moved);
+        ck_assert_ptr_eq(cell_state_find_link(state, "cellb"), moved);
+        g_free(moved->name);
+        moved->name = g_strdup("celle");
+        ck_assert_ptr_null(cell_state_find_link(state, "cellb"));
+        ck_assert_ptr_eq(cell_state_find_link(state, "celle"), moved);
+        /* A copy has caches of its own. */
+        {
+                g_autoptr(CellState) copy = cell_state_copy(state);
+                ck_assert_ptr_eq(cell_state_find_link(copy, "celle"), copy->links->pdata[1]);
+                ck_assert_ptr_eq(cell_state_find_peer(copy, "phone.alice"), copy->peers->pdata[1]);
+        }
+        g_ptr_array_remove_index(state->peers, 0);
+        ck_assert_ptr_eq(cell_state_find_peer(state, "phone.alice"), state->peers->pdata[0]);
+}
+END_TEST
+
 START_TEST(test_expire_invites) {
         static const struct {
                 const char *id;
@@ -1250,6 +1281,7 @@ Suite *unit_suite(void) {
         tcase_add_test(model, test_default_services);
         tcase_add_test(model, test_link_from_invite);
         tcase_add_test(model, test_finders);
+        tcase_add_test(model, test_finders_follow_changes);
         tcase_add_test(model, test_expire_invites);
         suite_add_tcase(s, model);
 
