@@ -1,4 +1,4 @@
-/* pic-test-dump.h: writes what the window shows as JSON, the hook the GUI tests read the window through. */
+/* pic-test-dump.h: writes what the window shows as JSON, its labels included, the hook the GUI tests read it through. */
 #pragma once
 
 #include "pic-window.h"

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "conflicts.h"
+#include "i18n.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pic-error.h"
@@ -31,13 +32,20 @@ static bool names_equal(const char *a, const char *b) {
 }
 
 /* How @a relates to @b, given that they collide: equal labels have equal
- * lengths, and a parent is the shorter of the two. */
-static const char *domain_relation(const char *a, const char *b) {
+ * lengths, and a parent is the shorter of the two. Each relation has whole
+ * sentences of its own, which translate better than a phrase put into one. */
+typedef enum {
+        DOMAIN_SAME,
+        DOMAIN_PARENT,
+        DOMAIN_SUBDOMAIN,
+} DomainRelation;
+
+static DomainRelation domain_relation(const char *a, const char *b) {
         size_t la = strlen(a), lb = strlen(b);
 
         if (la == lb)
-                return "is the same as";
-        return la < lb ? "is a parent domain of" : "is a subdomain of";
+                return DOMAIN_SAME;
+        return la < lb ? DOMAIN_PARENT : DOMAIN_SUBDOMAIN;
 }
 
 static bool link_is_excluded(const Link *link, const char *exclude_link) {
@@ -50,29 +58,38 @@ static bool check_invite_against_self(const CellState *state, const Invite *invi
 
         if (strings_equal(invite->public_key, self->public_key))
                 return conflict(error,
-                                "%s's public key is this cell's own key: an invite created by "
-                                "this cell cannot be imported into it", name);
+                                _("%s's public key is this cell's own key: an invite created by "
+                                  "this cell cannot be imported into it"), name);
 
         if (names_equal(name, self->name))
                 return conflict(error,
-                                "%s's name is this cell's name too: rename one of the two cells "
-                                "(Configure Name)", name);
+                                /* Translators: "Configure …" and "RemoveLink" are D-Bus methods: keep them. */
+                                _("%s's name is this cell's name too: rename one of the two cells "
+                                  "(Configure Name)"), name);
 
         if (netaddr_overlaps(&invite->vpn_subnet, &self->address)) {
                 g_autofree char *theirs = netaddr_format_network(&invite->vpn_subnet);
                 g_autofree char *ours = netaddr_format_network(&self->address);
 
                 return conflict(error,
-                                "%s's subnet %s overlaps this cell's subnet %s: change the address "
-                                "of one of the two cells (Configure Address)", name, theirs, ours);
+                                _("%s's subnet %s overlaps this cell's subnet %s: change the address "
+                                  "of one of the two cells (Configure Address)"), name, theirs, ours);
         }
 
-        if (names_domains_collide(invite->domain, self->domain))
+        if (names_domains_collide(invite->domain, self->domain)) {
+                DomainRelation relation = domain_relation(invite->domain, self->domain);
+
                 return conflict(error,
-                                "%s's domain '%s' %s this cell's domain '%s': give one of the two "
-                                "cells another domain (Configure Domain)",
-                                name, invite->domain, domain_relation(invite->domain, self->domain),
-                                self->domain);
+                                relation == DOMAIN_SAME ?
+                                _("%s's domain '%s' is the same as this cell's domain '%s': give one "
+                                  "of the two cells another domain (Configure Domain)") :
+                                relation == DOMAIN_PARENT ?
+                                _("%s's domain '%s' is a parent domain of this cell's domain '%s': "
+                                  "give one of the two cells another domain (Configure Domain)") :
+                                _("%s's domain '%s' is a subdomain of this cell's domain '%s': give "
+                                  "one of the two cells another domain (Configure Domain)"),
+                                name, invite->domain, self->domain);
+        }
 
         return true;
 }
@@ -82,14 +99,14 @@ static bool check_invite_against_link(const Link *link, const Invite *invite, GE
 
         if (strings_equal(invite->public_key, link->public_key))
                 return conflict(error,
-                                "%s's public key belongs to linked cell %s: that cell is already "
-                                "linked; remove the link (RemoveLink) before linking it again",
+                                _("%s's public key belongs to linked cell %s: that cell is already "
+                                  "linked; remove the link (RemoveLink) before linking it again"),
                                 name, link->name);
 
         if (names_equal(name, link->name))
                 return conflict(error,
-                                "%s is the name of a cell already linked under another key: remove "
-                                "that link (RemoveLink) or rename one of the two cells (Configure Name)",
+                                _("%s is the name of a cell already linked under another key: remove "
+                                  "that link (RemoveLink) or rename one of the two cells (Configure Name)"),
                                 name);
 
         if (netaddr_overlaps(&invite->vpn_subnet, &link->vpn_subnet)) {
@@ -97,17 +114,25 @@ static bool check_invite_against_link(const Link *link, const Invite *invite, GE
                 g_autofree char *linked = netaddr_format_network(&link->vpn_subnet);
 
                 return conflict(error,
-                                "%s's subnet %s overlaps the subnet of linked cell %s (%s): change "
-                                "the address of one of the two cells (Configure Address)",
+                                _("%s's subnet %s overlaps the subnet of linked cell %s (%s): change "
+                                  "the address of one of the two cells (Configure Address)"),
                                 name, theirs, link->name, linked);
         }
 
-        if (names_domains_collide(invite->domain, link->domain))
+        if (names_domains_collide(invite->domain, link->domain)) {
+                DomainRelation relation = domain_relation(invite->domain, link->domain);
+
                 return conflict(error,
-                                "%s's domain '%s' %s the domain of linked cell %s ('%s'): give one "
-                                "of the two cells another domain (Configure Domain)",
-                                name, invite->domain, domain_relation(invite->domain, link->domain),
-                                link->name, link->domain);
+                                relation == DOMAIN_SAME ?
+                                _("%s's domain '%s' is the same as the domain of linked cell %s "
+                                  "('%s'): give one of the two cells another domain (Configure Domain)") :
+                                relation == DOMAIN_PARENT ?
+                                _("%s's domain '%s' is a parent domain of the domain of linked cell %s "
+                                  "('%s'): give one of the two cells another domain (Configure Domain)") :
+                                _("%s's domain '%s' is a subdomain of the domain of linked cell %s "
+                                  "('%s'): give one of the two cells another domain (Configure Domain)"),
+                                name, invite->domain, link->name, link->domain);
+        }
 
         return true;
 }
@@ -146,17 +171,25 @@ bool conflicts_check_identity(const CellState *state, const Ipv4Prefix *address,
                         g_autofree char *linked = netaddr_format_network(&link->vpn_subnet);
 
                         return conflict(error,
-                                        "This cell's new subnet %s overlaps the subnet of linked "
-                                        "cell %s (%s): choose an address outside it",
+                                        _("This cell's new subnet %s overlaps the subnet of linked "
+                                          "cell %s (%s): choose an address outside it"),
                                         ours, link->name, linked);
                 }
 
-                if (domain && names_domains_collide(domain, link->domain))
+                if (domain && names_domains_collide(domain, link->domain)) {
+                        DomainRelation relation = domain_relation(domain, link->domain);
+
                         return conflict(error,
-                                        "This cell's new domain '%s' %s the domain of linked cell "
-                                        "%s ('%s'): choose another domain",
-                                        domain, domain_relation(domain, link->domain),
-                                        link->name, link->domain);
+                                        relation == DOMAIN_SAME ?
+                                        _("This cell's new domain '%s' is the same as the domain of "
+                                          "linked cell %s ('%s'): choose another domain") :
+                                        relation == DOMAIN_PARENT ?
+                                        _("This cell's new domain '%s' is a parent domain of the domain "
+                                          "of linked cell %s ('%s'): choose another domain") :
+                                        _("This cell's new domain '%s' is a subdomain of the domain of "
+                                          "linked cell %s ('%s'): choose another domain"),
+                                        domain, link->name, link->domain);
+                }
         }
 
         return true;

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "daemon-config.h"
+#include "i18n.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pic-error.h"
@@ -56,7 +57,8 @@ static bool read_port(GKeyFile *file, const char *group, const char *key, uint16
                 g_autofree char *quoted = text_quote(text, QUOTE_MAX);
 
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "%s: '%s' is not a port number (1-65535)", key, quoted);
+                            /* Translators: %s is a key of cell.conf; keys, [sections] and values stay. */
+                            _("%s: '%s' is not a port number (1-65535)"), key, quoted);
                 return false;
         }
         *port = (uint16_t) value;
@@ -81,13 +83,14 @@ static bool validate_interface_name(const char *name, GError **error) {
         if (len == 0 || len > 15 || strchr(name, '/') || strchr(name, ':') ||
             g_str_equal(name, ".") || g_str_equal(name, "..")) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Interface: '%s' is not a network interface name (1-15 characters, no '/' or ':')", quoted);
+                            _("Interface: '%s' is not a network interface name (1-15 characters, no '/' or ':')"),
+                            quoted);
                 return false;
         }
         for (const char *c = name; *c; c++)
                 if (g_ascii_isspace(*c) || !g_ascii_isprint(*c)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Interface: '%s' contains a space or control character", quoted);
+                                    _("Interface: '%s' contains a space or control character"), quoted);
                         return false;
                 }
         return true;
@@ -111,14 +114,14 @@ static bool check_known_keys(GKeyFile *file, GError **error) {
                         known = cell_keys;
                 else {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Unknown section [%s] (known: [Daemon], [Cell])", *group);
+                                    _("Unknown section [%s] (known: [Daemon], [Cell])"), *group);
                         return false;
                 }
                 keys = g_key_file_get_keys(file, *group, NULL, NULL);
                 for (char **key = keys; key && *key; key++)
                         if (!g_strv_contains(known, *key)) {
                                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                            "Unknown key %s in section [%s]", *key, *group);
+                                            _("Unknown key %s in section [%s]"), *key, *group);
                                 return false;
                         }
         }
@@ -160,7 +163,7 @@ static bool parse_file(DaemonConfig *config, GKeyFile *file, GError **error) {
                         g_autofree char *quoted = text_quote(dns_backend, QUOTE_MAX);
 
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "DnsBackend: '%s' is neither 'dnsmasq' nor 'none'", quoted);
+                                    _("DnsBackend: '%s' is neither 'dnsmasq' nor 'none'"), quoted);
                         return false;
                 }
         }
@@ -169,7 +172,7 @@ static bool parse_file(DaemonConfig *config, GKeyFile *file, GError **error) {
                 g_autofree char *quoted = text_quote(config->dnsmasq_bus_name, QUOTE_MAX);
 
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "DnsmasqBusName: '%s' is not a well-known D-Bus name", quoted);
+                            _("DnsmasqBusName: '%s' is not a well-known D-Bus name"), quoted);
                 return false;
         }
 
@@ -186,14 +189,14 @@ static bool parse_file(DaemonConfig *config, GKeyFile *file, GError **error) {
                         g_autofree char *quoted = text_quote(wireguard, QUOTE_MAX);
 
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "WireGuard: '%s' is not one of auto, kernel, userspace", quoted);
+                                    _("WireGuard: '%s' is not one of auto, kernel, userspace"), quoted);
                         return false;
                 }
         }
         read_string(file, "Daemon", "UserspaceCommand", &config->userspace_command);
         if (config->userspace_command[0] == '\0') {
                 g_set_error_literal(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "UserspaceCommand: must name a program, e.g. wireguard-go");
+                                    _("UserspaceCommand: must name a program, e.g. wireguard-go"));
                 return false;
         }
         read_string(file, "Daemon", "StateDirectory", &config->state_directory);
@@ -238,7 +241,7 @@ DaemonConfig *daemon_config_load(const char *path, bool optional, GError **error
                 if (optional && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return g_steal_pointer(&config);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Failed to read %s: %s", path, local->message);
+                            _("Failed to read %s: %s"), path, local->message);
                 return NULL;
         }
         if (!parse_file(config, file, error)) {

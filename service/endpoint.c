@@ -11,6 +11,7 @@
 #include <NetworkManager.h>
 
 #include "endpoint.h"
+#include "i18n.h"
 #include "netaddr.h"
 #include "pic-error.h"
 
@@ -249,7 +250,7 @@ static bool route_source_address(char **ret_host, GError **error) {
         fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "Cannot work out this cell's endpoint: %s", g_strerror(errno));
+                            _("Cannot work out this cell's endpoint: %s"), g_strerror(errno));
                 return false;
         }
         r = connect(fd, (struct sockaddr *) &remote, sizeof(remote));
@@ -258,8 +259,8 @@ static bool route_source_address(char **ret_host, GError **error) {
         (void) close(fd);
         if (r < 0 || local.sin_addr.s_addr == htonl(INADDR_ANY)) {
                 g_set_error_literal(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Cannot work out this cell's endpoint: the host has no default route; "
-                                    "set Endpoint (host:port) with Configure or in cell.conf");
+                                    _("Cannot work out this cell's endpoint: the host has no default route; "
+                                      "set Endpoint (host:port) with Configure or in cell.conf"));
                 return false;
         }
         *ret_host = netaddr_format_address(ntohl(local.sin_addr.s_addr));

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "invite.h"
 #include "names.h"
 #include "pic-error.h"
@@ -84,9 +85,10 @@ static char *describe_node(JsonNode *node) {
 
         switch (JSON_NODE_TYPE(node)) {
         case JSON_NODE_OBJECT:
-                return g_strdup("an object");
+                /* Translators: what an invite's field held, completing "expected …, got %s". */
+                return g_strdup(_("an object"));
         case JSON_NODE_ARRAY:
-                return g_strdup("an array");
+                return g_strdup(_("an array"));
         case JSON_NODE_NULL:
                 return g_strdup("null");
         case JSON_NODE_VALUE:
@@ -96,22 +98,22 @@ static char *describe_node(JsonNode *node) {
         type = json_node_get_value_type(node);
         if (type == G_TYPE_STRING) {
                 g_autofree char *quoted = quote(json_node_get_string(node));
-                return g_strdup_printf("the string %s", quoted);
+                return g_strdup_printf(_("the string %s"), quoted);
         }
         if (type == G_TYPE_INT64)
-                return g_strdup_printf("the integer '%" G_GINT64_FORMAT "'", json_node_get_int(node));
+                return g_strdup_printf(_("the integer '%lld'"), (long long) json_node_get_int(node));
         if (type == G_TYPE_DOUBLE) {
                 char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
                 g_ascii_dtostr(buffer, sizeof buffer, json_node_get_double(node));
                 /* 1.0 would print as "1" and look like the integer it is not. */
                 if (!strpbrk(buffer, ".eEni"))
-                        return g_strdup_printf("the fractional number '%s.0'", buffer);
-                return g_strdup_printf("the fractional number '%s'", buffer);
+                        return g_strdup_printf(_("the fractional number '%s.0'"), buffer);
+                return g_strdup_printf(_("the fractional number '%s'"), buffer);
         }
         if (type == G_TYPE_BOOLEAN)
                 return g_strdup(json_node_get_boolean(node) ? "'true'" : "'false'");
-        return g_strdup("a value of unknown type");
+        return g_strdup(_("a value of unknown type"));
 }
 
 /* *ret is NULL when an optional member is absent. */
@@ -120,7 +122,7 @@ static bool get_member(JsonObject *object, const char *field, const char *key, b
         JsonNode *node = json_object_get_member(object, key);
 
         if (!node && required)
-                return invalid(error, field, "missing; the invite must carry it");
+                return invalid(error, field, _("missing; the invite must carry it"));
         *ret = node;
         return true;
 }
@@ -135,39 +137,39 @@ static bool check_string(JsonNode *node, const char *field, size_t max_len, bool
 
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
                 g_autofree char *described = describe_node(node);
-                return invalid(error, field, "expected a string, got %s", described);
+                return invalid(error, field, _("expected a string, got %s"), described);
         }
 
         value = json_node_get_string(node);
         len = strlen(value);
         if (len == 0)
-                return invalid(error, field, "'' is empty; it must be given");
+                return invalid(error, field, _("'' is empty; it must be given"));
 
-        shown = secret ? g_strdup_printf("a value of %zu characters", len) : quote(value);
+        shown = secret ? g_strdup_printf(_("a value of %zu characters"), len) : quote(value);
         if (len > max_len)
-                return invalid(error, field, "%s is %zu characters long; at most %zu are allowed",
+                return invalid(error, field, _("%s is %zu characters long; at most %zu are allowed"),
                                shown, len, max_len);
         for (size_t i = 0; i < len; i++)
                 if (!g_ascii_isprint(value[i]))
-                        return invalid(error, field, "%s contains a character that is not printable ASCII", shown);
+                        return invalid(error, field, _("%s contains a character that is not printable ASCII"), shown);
 
         *ret = value;
         return true;
 }
 
-/* @what completes "expected …", e.g. "a port number from 1 to 65535". */
+/* @what completes "expected …", e.g. "a port number from 1 to 65535", translated. */
 static bool check_integer(JsonNode *node, const char *field, gint64 min, gint64 max, const char *what,
                           gint64 *ret, GError **error) {
         gint64 value = 0;
 
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
                 g_autofree char *described = describe_node(node);
-                return invalid(error, field, "expected %s, got %s", what, described);
+                return invalid(error, field, _("expected %s, got %s"), what, described);
         }
 
         value = json_node_get_int(node);
         if (value < min || value > max)
-                return invalid(error, field, "'%" G_GINT64_FORMAT "' is out of range; expected %s", value, what);
+                return invalid(error, field, _("'%lld' is out of range; expected %s"), (long long) value, what);
 
         *ret = value;
         return true;
@@ -194,13 +196,13 @@ static bool parse_version(JsonObject *object, GError **error) {
                 return false;
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
                 g_autofree char *described = describe_node(node);
-                return invalid(error, "version", "expected the integer %d, got %s", INVITE_VERSION, described);
+                return invalid(error, "version", _("expected the integer %d, got %s"), INVITE_VERSION, described);
         }
 
         version = json_node_get_int(node);
         if (version != INVITE_VERSION)
-                return invalid(error, "version", "'%" G_GINT64_FORMAT "' is not an invite version this cell reads; "
-                               "it reads version %d invites", version, INVITE_VERSION);
+                return invalid(error, "version", _("'%lld' is not an invite version this cell reads; "
+                                 "it reads version %d invites"), (long long) version, INVITE_VERSION);
         return true;
 }
 
@@ -228,10 +230,10 @@ static bool parse_public_key(JsonObject *object, Invite *invite, GError **error)
 
         quoted = quote(value);
         if (!wg_key_from_base64(value, &key, &local))
-                return invalid(error, "public_key", "%s is not the base64 form of a %d-byte key "
-                               "(%d characters, the last one '=')", quoted, WG_KEY_LEN, WG_KEY_B64_LEN);
+                return invalid(error, "public_key", _("%s is not the base64 form of a %d-byte key "
+                                 "(%d characters, the last one '=')"), quoted, WG_KEY_LEN, WG_KEY_B64_LEN);
         if (wg_key_is_zero(&key))
-                return invalid(error, "public_key", "%s is the all-zero key, which WireGuard refuses", quoted);
+                return invalid(error, "public_key", _("%s is the all-zero key, which WireGuard refuses"), quoted);
 
         /* Stored re-encoded, so that keys compare equal as strings. */
         invite->public_key = wg_key_to_base64(&key);
@@ -255,7 +257,7 @@ static bool parse_endpoint(JsonObject *object, Invite *invite, GError **error) {
         port_text = g_strdup_printf("%u", (unsigned) port);
         if (!colon || !g_str_equal(colon + 1, port_text)) {
                 g_autofree char *quoted = quote(value);
-                return invalid(error, "endpoint", "%s writes the port %s with leading zeros; write it as '%s'",
+                return invalid(error, "endpoint", _("%s writes the port %s with leading zeros; write it as '%s'"),
                                quoted, port_text, port_text);
         }
 
@@ -277,9 +279,11 @@ static bool parse_vpn_subnet(JsonObject *object, Invite *invite, GError **error)
 
         if (prefix.prefixlen < INVITE_MIN_PREFIXLEN || prefix.prefixlen > INVITE_MAX_PREFIXLEN) {
                 g_autofree char *quoted = quote(value);
-                return invalid(error, "vpn_subnet", "%s is too %s for a cell's subnet; use a prefix length from /%d to /%d",
-                               quoted, prefix.prefixlen < INVITE_MIN_PREFIXLEN ? "large" : "small",
-                               INVITE_MIN_PREFIXLEN, INVITE_MAX_PREFIXLEN);
+                return invalid(error, "vpn_subnet",
+                               prefix.prefixlen < INVITE_MIN_PREFIXLEN ?
+                               _("%s is too large for a cell's subnet; use a prefix length from /%d to /%d") :
+                               _("%s is too small for a cell's subnet; use a prefix length from /%d to /%d"),
+                               quoted, INVITE_MIN_PREFIXLEN, INVITE_MAX_PREFIXLEN);
         }
 
         /* Host bits are forgiven ("10.23.7.1/24" means the cell's range), but
@@ -301,13 +305,15 @@ static bool parse_host_address(const char *field, const char *value, const Ipv4P
         quoted = quote(value);
         network = netaddr_format_network(subnet);
         if (!netaddr_contains(subnet, address))
-                return invalid(error, field, "%s is outside vpn_subnet '%s'; use an address inside it",
+                return invalid(error, field,
+                               /* Translators: vpn_subnet and other lowercase_names are fields: keep them. */
+                               _("%s is outside vpn_subnet '%s'; use an address inside it"),
                                quoted, network);
         if (address == netaddr_network(subnet))
-                return invalid(error, field, "%s is the network address of vpn_subnet '%s'; use a host address",
+                return invalid(error, field, _("%s is the network address of vpn_subnet '%s'; use a host address"),
                                quoted, network);
         if (address == netaddr_broadcast(subnet))
-                return invalid(error, field, "%s is the broadcast address of vpn_subnet '%s'; use a host address",
+                return invalid(error, field, _("%s is the broadcast address of vpn_subnet '%s'; use a host address"),
                                quoted, network);
 
         *ret = address;
@@ -358,7 +364,7 @@ static bool parse_sync_port(JsonObject *object, Invite *invite, GError **error) 
                 invite->sync_port = INVITE_DEFAULT_SYNC_PORT;
                 return true;
         }
-        if (!check_integer(node, "sync_port", 1, G_MAXUINT16, "a port number from 1 to 65535", &port, error))
+        if (!check_integer(node, "sync_port", 1, G_MAXUINT16, _("a port number from 1 to 65535"), &port, error))
                 return false;
 
         invite->sync_port = (uint16_t) port;
@@ -378,9 +384,10 @@ static bool parse_pairing_bytes(JsonObject *object, const char *field, const cha
         if (!get_string(object, field, key, true, max_len, secret, &value, error))
                 return false;
         if (!pairing_base64url_decode(value, bytes, n_bytes, &local)) {
-                g_autofree char *shown = secret ? g_strdup_printf("a value of %zu characters", strlen(value))
+                g_autofree char *shown = secret ? g_strdup_printf(_("a value of %zu characters"), strlen(value))
                                                 : quote(value);
-                return invalid(error, field, "%s is not the base64url form of %zu bytes (%zu characters without padding)",
+                return invalid(error, field,
+                               _("%s is not the base64url form of %zu bytes (%zu characters without padding)"),
                                shown, n_bytes, (n_bytes * 4 + 2) / 3);
         }
 
@@ -400,7 +407,8 @@ static bool parse_pairing(JsonObject *object, Invite *invite, GError **error) {
                 return true;
         if (!JSON_NODE_HOLDS_OBJECT(node)) {
                 g_autofree char *described = describe_node(node);
-                return invalid(error, "pairing", "expected an object with id, secret and expires, got %s", described);
+                return invalid(error, "pairing", _("expected an object with id, secret and expires, got %s"),
+                               described);
         }
 
         pairing = json_node_get_object(node);
@@ -409,7 +417,7 @@ static bool parse_pairing(JsonObject *object, Invite *invite, GError **error) {
             !parse_pairing_bytes(pairing, "pairing.secret", "secret", PAIRING_SECRET_BYTES, PAIRING_SECRET_TEXT_MAX,
                                  true, &invite->pairing.secret, error) ||
             !get_member(pairing, "pairing.expires", "expires", true, &node, error) ||
-            !check_integer(node, "pairing.expires", 1, G_MAXINT64, "a Unix time in seconds (a positive integer)",
+            !check_integer(node, "pairing.expires", 1, G_MAXINT64, _("a Unix time in seconds (a positive integer)"),
                            &expires, error))
                 return false;
 
@@ -494,7 +502,8 @@ static bool json_check_string(JsonCheck *c) {
                         return true;
                 }
                 if (ch < 0x20)
-                        return json_check_fail(c, c->p, "a control character inside a string must be escaped");
+                        /* Translators: what is wrong with an invite's JSON: "… is not valid JSON: %s at byte %zu". */
+                        return json_check_fail(c, c->p, N_("a control character inside a string must be escaped"));
                 if (ch != '\\') {
                         c->p++; /* the text was checked to be UTF-8 as a whole */
                         continue;
@@ -509,29 +518,29 @@ static bool json_check_string(JsonCheck *c) {
                 case 'u':
                         break;
                 default:
-                        return json_check_fail(c, c->p, "unknown escape sequence in a string");
+                        return json_check_fail(c, c->p, N_("unknown escape sequence in a string"));
                 }
 
                 if (!json_check_hex4(c, c->p + 2, &unit))
-                        return json_check_fail(c, c->p, "\\u must be followed by four hexadecimal digits");
+                        return json_check_fail(c, c->p, N_("\\u must be followed by four hexadecimal digits"));
                 if (unit == 0)
-                        return json_check_fail(c, c->p, "\\u0000 (a NUL character) is not allowed in a string");
+                        return json_check_fail(c, c->p, N_("\\u0000 (a NUL character) is not allowed in a string"));
                 if (unit >= 0xdc00 && unit <= 0xdfff)
-                        return json_check_fail(c, c->p, "a low surrogate without a high one");
+                        return json_check_fail(c, c->p, N_("a low surrogate without a high one"));
                 if (unit >= 0xd800 && unit <= 0xdbff) {
                         if (c->end - c->p < 12 || c->p[6] != '\\' || c->p[7] != 'u' ||
                             !json_check_hex4(c, c->p + 8, &low) || low < 0xdc00 || low > 0xdfff)
-                                return json_check_fail(c, c->p, "a high surrogate without a low one");
+                                return json_check_fail(c, c->p, N_("a high surrogate without a low one"));
                         c->p += 6;
                 }
                 c->p += 6;
         }
-        return json_check_fail(c, start, "a string is not terminated");
+        return json_check_fail(c, start, N_("a string is not terminated"));
 }
 
 static bool json_check_digits(JsonCheck *c) {
         if (c->p >= c->end || !g_ascii_isdigit(*c->p))
-                return json_check_fail(c, c->p, "a number is missing its digits");
+                return json_check_fail(c, c->p, N_("a number is missing its digits"));
         while (c->p < c->end && g_ascii_isdigit(*c->p))
                 c->p++;
         return true;
@@ -546,7 +555,7 @@ static bool json_check_number(JsonCheck *c) {
         if (c->p < c->end && *c->p == '0') {
                 c->p++;
                 if (c->p < c->end && g_ascii_isdigit(*c->p))
-                        return json_check_fail(c, start, "a number must not start with a zero");
+                        return json_check_fail(c, start, N_("a number must not start with a zero"));
         } else if (!json_check_digits(c))
                 return false;
 
@@ -571,11 +580,11 @@ static bool json_check_number(JsonCheck *c) {
                 size_t len = (size_t) (c->p - start);
 
                 if (len >= sizeof buffer)
-                        return json_check_fail(c, start, "an integer does not fit in 64 bits");
+                        return json_check_fail(c, start, N_("an integer does not fit in 64 bits"));
                 memcpy(buffer, start, len);
                 buffer[len] = '\0';
                 if (!g_ascii_string_to_signed(buffer, 10, G_MININT64, G_MAXINT64, NULL, NULL))
-                        return json_check_fail(c, start, "an integer does not fit in 64 bits");
+                        return json_check_fail(c, start, N_("an integer does not fit in 64 bits"));
         }
         return true;
 }
@@ -584,7 +593,7 @@ static bool json_check_literal(JsonCheck *c, const char *literal) {
         size_t len = strlen(literal);
 
         if ((size_t) (c->end - c->p) < len || memcmp(c->p, literal, len) != 0)
-                return json_check_fail(c, c->p, "expected a value");
+                return json_check_fail(c, c->p, N_("expected a value"));
         c->p += len;
         return true;
 }
@@ -596,7 +605,7 @@ static bool json_check_container(JsonCheck *c, bool object) {
         char close = object ? '}' : ']';
 
         if (++c->depth > JSON_MAX_DEPTH)
-                return json_check_fail(c, c->p, "nested too deeply");
+                return json_check_fail(c, c->p, N_("nested too deeply"));
         c->p++;
 
         json_check_skip_space(c);
@@ -610,12 +619,12 @@ static bool json_check_container(JsonCheck *c, bool object) {
                 if (object) {
                         json_check_skip_space(c);
                         if (c->p >= c->end || *c->p != '"')
-                                return json_check_fail(c, c->p, "expected a member name in double quotes");
+                                return json_check_fail(c, c->p, N_("expected a member name in double quotes"));
                         if (!json_check_string(c))
                                 return false;
                         json_check_skip_space(c);
                         if (c->p >= c->end || *c->p != ':')
-                                return json_check_fail(c, c->p, "expected ':' after a member name");
+                                return json_check_fail(c, c->p, N_("expected ':' after a member name"));
                         c->p++;
                 }
                 if (!json_check_value(c))
@@ -638,7 +647,7 @@ static bool json_check_container(JsonCheck *c, bool object) {
 static bool json_check_value(JsonCheck *c) {
         json_check_skip_space(c);
         if (c->p >= c->end)
-                return json_check_fail(c, c->p, "expected a value");
+                return json_check_fail(c, c->p, N_("expected a value"));
 
         switch (*c->p) {
         case '{':
@@ -656,7 +665,7 @@ static bool json_check_value(JsonCheck *c) {
         default:
                 if (*c->p == '-' || g_ascii_isdigit(*c->p))
                         return json_check_number(c);
-                return json_check_fail(c, c->p, "expected a value");
+                return json_check_fail(c, c->p, N_("expected a value"));
         }
 }
 
@@ -666,11 +675,11 @@ static bool json_check_document(JsonCheck *c) {
                 return false;
         json_check_skip_space(c);
         if (c->p != c->end)
-                return json_check_fail(c, c->p, "unexpected text after the JSON value");
+                return json_check_fail(c, c->p, N_("unexpected text after the JSON value"));
         return true;
 }
 
-/* @source names the text in messages: the JSON as given, or inside the compact form. */
+/* @source names the text in messages, translated: the JSON as given, or inside the compact form. */
 static Invite *parse_json(const char *json, size_t len, const char *source, GError **error) {
         g_autoptr(JsonParser) parser = NULL;
         g_autoptr(GError) local = NULL;
@@ -679,20 +688,20 @@ static Invite *parse_json(const char *json, size_t len, const char *source, GErr
         JsonNode *root = NULL;
 
         if (len > INVITE_MAX_SIZE) {
-                invalid(error, "invite", "%s is %zu bytes long; an invite is at most %d bytes",
+                invalid(error, "invite", _("%s is %zu bytes long; an invite is at most %d bytes"),
                         source, len, INVITE_MAX_SIZE);
                 return NULL;
         }
 
         nul = memchr(json, '\0', len);
         if (nul) {
-                invalid(error, "invite", "%s holds a NUL byte at byte %zu", source, (size_t) (nul - json));
+                invalid(error, "invite", _("%s holds a NUL byte at byte %zu"), source, (size_t) (nul - json));
                 return NULL;
         }
         if (!g_utf8_validate_len(json, len, &bad_utf8)) {
                 g_autofree char *quoted = quote_bounded(bad_utf8, (size_t) (json + len - bad_utf8),
                                                         SYNTAX_CONTEXT_MAX);
-                invalid(error, "invite", "%s is not valid UTF-8 at byte %zu (%s)",
+                invalid(error, "invite", _("%s is not valid UTF-8 at byte %zu (%s)"),
                         source, (size_t) (bad_utf8 - json), quoted);
                 return NULL;
         }
@@ -701,26 +710,26 @@ static Invite *parse_json(const char *json, size_t len, const char *source, GErr
                 g_autofree char *quoted = NULL;
 
                 if (check.where >= check.end) {
-                        invalid(error, "invite", "%s is not valid JSON: %s at its end (is it cut off?)",
-                                source, check.problem);
+                        invalid(error, "invite", _("%s is not valid JSON: %s at its end (is it cut off?)"),
+                                source, _(check.problem));
                         return NULL;
                 }
                 quoted = quote_bounded(check.where, (size_t) (check.end - check.where), SYNTAX_CONTEXT_MAX);
-                invalid(error, "invite", "%s is not valid JSON: %s at byte %zu (%s)",
-                        source, check.problem, (size_t) (check.where - json), quoted);
+                invalid(error, "invite", _("%s is not valid JSON: %s at byte %zu (%s)"),
+                        source, _(check.problem), (size_t) (check.where - json), quoted);
                 return NULL;
         }
 
         parser = json_parser_new();
         if (!json_parser_load_from_data(parser, json, (gssize) len, &local)) {
-                invalid(error, "invite", "%s is not valid JSON: %s", source, local->message);
+                invalid(error, "invite", _("%s is not valid JSON: %s"), source, local->message);
                 return NULL;
         }
 
         root = json_parser_get_root(parser);
         if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-                g_autofree char *described = root ? describe_node(root) : g_strdup("nothing");
-                invalid(error, "invite", "%s must be a JSON object, got %s", source, described);
+                g_autofree char *described = root ? describe_node(root) : g_strdup(_("nothing"));
+                invalid(error, "invite", _("%s must be a JSON object, got %s"), source, described);
                 return NULL;
         }
 
@@ -730,7 +739,7 @@ static Invite *parse_json(const char *json, size_t len, const char *source, GErr
 Invite *invite_parse_json(const char *json, size_t len, GError **error) {
         g_return_val_if_fail(json || len == 0, NULL);
 
-        return parse_json(json ? json : "", len, "the invite's JSON", error);
+        return parse_json(json ? json : "", len, _("the invite's JSON"), error);
 }
 
 static bool is_base64url_char(char c) {
@@ -752,14 +761,14 @@ static bool base64url_decode(const char *text, size_t len, guchar **ret, size_t 
         for (size_t i = 0; i < n; i++)
                 if (!is_base64url_char(text[i])) {
                         g_autofree char *quoted = quote_bounded(text + i, 1, 1);
-                        return invalid(error, "invite", "the compact form holds the character %s at byte %zu "
-                                       "after '%s', which is not base64url", quoted, i, INVITE_COMPACT_PREFIX);
+                        return invalid(error, "invite", _("the compact form holds the character %s at byte %zu "
+                                         "after '%s', which is not base64url"), quoted, i, INVITE_COMPACT_PREFIX);
                 }
         if (n == 0)
-                return invalid(error, "invite", "the compact form is empty after '%s'", INVITE_COMPACT_PREFIX);
+                return invalid(error, "invite", _("the compact form is empty after '%s'"), INVITE_COMPACT_PREFIX);
         if (n % 4 == 1 || (padding > 0 && (n + padding) % 4 != 0))
-                return invalid(error, "invite", "the compact form is %zu characters long after '%s', which no "
-                               "base64url text is (is it cut off?)", len, INVITE_COMPACT_PREFIX);
+                return invalid(error, "invite", _("the compact form is %zu characters long after '%s', which no "
+                                 "base64url text is (is it cut off?)"), len, INVITE_COMPACT_PREFIX);
 
         standard = g_malloc(n + 4);
         for (size_t i = 0; i < n; i++)
@@ -774,8 +783,8 @@ static bool base64url_decode(const char *text, size_t len, guchar **ret, size_t 
                 if (reencoded[i] != standard[i]) {
                         g_autofree char *quoted = quote_bounded(text + n - 1, 1, 1);
                         explicit_bzero(data, data_len);
-                        return invalid(error, "invite", "the compact form ends in %s, which leaves bits set that "
-                                       "base64url keeps clear (is it altered?)", quoted);
+                        return invalid(error, "invite", _("the compact form ends in %s, which leaves bits set that "
+                                         "base64url keeps clear (is it altered?)"), quoted);
                 }
 
         explicit_bzero(standard, n);
@@ -793,7 +802,7 @@ static Invite *parse_compact(const char *text, size_t len, GError **error) {
         if (!base64url_decode(text, len, &json, &json_len, error))
                 return NULL;
 
-        invite = parse_json((const char *) json, json_len, "the JSON inside the compact form", error);
+        invite = parse_json((const char *) json, json_len, _("the JSON inside the compact form"), error);
         explicit_bzero(json, json_len); /* it holds the pairing secret */
         return invite;
 }
@@ -806,7 +815,7 @@ Invite *invite_parse(const char *text, GError **error) {
 
         len = strlen(text);
         if (len > INVITE_MAX_SIZE) {
-                invalid(error, "invite", "the text is %zu bytes long; an invite is at most %d bytes",
+                invalid(error, "invite", _("the text is %zu bytes long; an invite is at most %d bytes"),
                         len, INVITE_MAX_SIZE);
                 return NULL;
         }
@@ -819,8 +828,8 @@ Invite *invite_parse(const char *text, GError **error) {
         while (end > start && g_ascii_isspace(end[-1]))
                 end--;
         if (start == end) {
-                invalid(error, "invite", "the text is empty; give the invite's JSON or its compact form "
-                        "starting with '%s'", INVITE_COMPACT_PREFIX);
+                invalid(error, "invite", _("the text is empty; give the invite's JSON or its compact form "
+                          "starting with '%s'"), INVITE_COMPACT_PREFIX);
                 return NULL;
         }
 
@@ -832,12 +841,13 @@ Invite *invite_parse(const char *text, GError **error) {
                 scheme_len++;
         if (scheme_len > 0 && start + scheme_len < end && start[scheme_len] == ':') {
                 g_autofree char *quoted = quote_bounded(start, scheme_len + 1, QUOTE_MAX);
-                invalid(error, "invite", "the prefix %s is not one this cell reads; a compact invite starts with '%s'",
+                invalid(error, "invite",
+                        _("the prefix %s is not one this cell reads; a compact invite starts with '%s'"),
                         quoted, INVITE_COMPACT_PREFIX);
                 return NULL;
         }
 
-        return parse_json(start, (size_t) (end - start), "the invite's JSON", error);
+        return parse_json(start, (size_t) (end - start), _("the invite's JSON"), error);
 }
 
 Invite *invite_new(void) {

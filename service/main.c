@@ -11,6 +11,7 @@
 #include "bus-peer.h"
 #include "config.h"
 #include "context.h"
+#include "i18n.h"
 #include "sd-event-source.h"
 
 #define BUS_NAME "org.pic.Cell1"
@@ -99,6 +100,10 @@ int main(int argc, char *argv[]) {
         int r;
 
         setlocale(LC_ALL, "");
+        /* The messages D-Bus callers get are UTF-8 whatever the locale's charset. */
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        textdomain(GETTEXT_PACKAGE);
         g_option_context_add_main_entries(options, entries, NULL);
         if (!g_option_context_parse(options, &argc, &argv, &error)) {
                 fprintf(stderr, "pic-celld: %s\n", error->message);

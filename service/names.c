@@ -1,6 +1,7 @@
 /* names.c: syntax checks for cell, peer and service names and domains, and label-wise domain collision. */
 #include <string.h>
 
+#include "i18n.h"
 #include "names.h"
 #include "pic-error.h"
 #include "text-quote.h"
@@ -26,8 +27,8 @@ bool names_validate_cell_name(const char *name, GError **error) {
 
         g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                    "cell name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
-                    "not starting or ending with '-'", q, CELL_NAME_MAX);
+                    _("cell name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
+                      "not starting or ending with '-'"), q, CELL_NAME_MAX);
         return false;
 }
 
@@ -37,8 +38,8 @@ bool names_validate_service_name(const char *name, GError **error) {
 
         g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                    "service name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
-                    "not starting or ending with '-'", q, SERVICE_NAME_MAX);
+                    _("service name '%s' is invalid: use 1-%d lowercase letters, digits and '-', "
+                      "not starting or ending with '-'"), q, SERVICE_NAME_MAX);
         return false;
 }
 
@@ -57,8 +58,8 @@ bool names_validate_peer_name(const char *name, GError **error) {
 
         g_autofree char *q = text_quote(name, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                    "peer name '%s' is invalid: use 1-%d letters, digits, '_', '-' and '.' "
-                    "(not just '.' or '..')", q, PEER_NAME_MAX);
+                    _("peer name '%s' is invalid: use 1-%d letters, digits, '_', '-' and '.' "
+                      "(not just '.' or '..')"), q, PEER_NAME_MAX);
         return false;
 }
 
@@ -95,9 +96,9 @@ bool names_validate_domain(const char *domain, GError **error) {
 
         g_autofree char *q = text_quote(domain, QUOTE_MAX);
         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                    "domain '%s' is invalid: use dot-separated labels of letters, digits and '-' "
-                    "(1-63 characters each, not starting or ending with '-'), at most %d "
-                    "characters, no trailing dot", q, DOMAIN_MAX);
+                    _("domain '%s' is invalid: use dot-separated labels of letters, digits and '-' "
+                      "(1-63 characters each, not starting or ending with '-'), at most %d "
+                      "characters, no trailing dot"), q, DOMAIN_MAX);
         return false;
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pic-error.h"
@@ -65,8 +66,8 @@ bool netaddr_parse_address(const char *text, uint32_t *ret, GError **error) {
         if (!text || !parse_quad(text, strlen(text), &address)) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an IPv4 address: write four decimal numbers 0-255 "
-                            "without leading zeros, like 10.23.7.1", q);
+                            _("'%s' is not an IPv4 address: write four decimal numbers 0-255 "
+                              "without leading zeros, like 10.23.7.1"), q);
                 return false;
         }
 
@@ -89,23 +90,23 @@ bool netaddr_parse_prefix(const char *text, bool require_prefix, Ipv4Prefix *ret
         if (!parse_quad(text, address_len, &address)) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an IPv4 prefix: write an address and a prefix length "
-                            "like 10.23.7.1/24", q);
+                            _("'%s' is not an IPv4 prefix: write an address and a prefix length "
+                              "like 10.23.7.1/24"), q);
                 return false;
         }
 
         if (!slash && require_prefix) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' has no prefix length: add one, like %s/24", q, q);
+                            _("'%s' has no prefix length: add one, like %s/24"), q, q);
                 return false;
         }
 
         if (slash && !parse_decimal(slash + 1, strlen(slash + 1), 32, &prefixlen)) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an IPv4 prefix: the prefix length must be a number "
-                            "0-32 without leading zeros", q);
+                            _("'%s' is not an IPv4 prefix: the prefix length must be a number "
+                              "0-32 without leading zeros"), q);
                 return false;
         }
 
@@ -135,7 +136,7 @@ bool netaddr_parse_endpoint(const char *text, char **ret_host, uint16_t *ret_por
         if (!colon) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an endpoint: write host:port, like 192.0.2.10:51820", q);
+                            _("'%s' is not an endpoint: write host:port, like 192.0.2.10:51820"), q);
                 return false;
         }
 
@@ -145,16 +146,16 @@ bool netaddr_parse_endpoint(const char *text, char **ret_host, uint16_t *ret_por
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_autofree char *qh = text_quote(host, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an endpoint: the host '%s' is neither an IPv4 address "
-                            "nor a DNS name", q, qh);
+                            _("'%s' is not an endpoint: the host '%s' is neither an IPv4 address "
+                              "nor a DNS name"), q, qh);
                 return false;
         }
 
         if (!parse_decimal(colon + 1, strlen(colon + 1), 65535, &port) || port == 0) {
                 g_autofree char *q = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "'%s' is not an endpoint: the port must be a number 1-65535 "
-                            "without leading zeros", q);
+                            _("'%s' is not an endpoint: the port must be a number 1-65535 "
+                              "without leading zeros"), q);
                 return false;
         }
 
@@ -269,7 +270,7 @@ bool netaddr_allocate(const Ipv4Prefix *range, const uint32_t *taken, size_t n_t
 
         g_autofree char *network = netaddr_format_network(range);
         g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                    "No free address left in %s: remove a peer, or give this cell a larger "
-                    "range (Configure Address)", network);
+                    _("No free address left in %s: remove a peer, or give this cell a larger "
+                      "range (Configure Address)"), network);
         return false;
 }

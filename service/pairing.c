@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include "i18n.h"
 #include "pairing.h"
 #include "pic-error.h"
 #include "random-bytes.h"
@@ -59,8 +60,8 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
         if (n != want || padding > 2 || (padding > 0 && (n + padding) % 4 != 0)) {
                 quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Invalid base64url value \"%s\": %zu bytes are written as exactly %zu "
-                            "characters (optionally padded with '=' to a multiple of 4), not %zu",
+                            _("Invalid base64url value \"%s\": %zu bytes are written as exactly %zu "
+                              "characters (optionally padded with '=' to a multiple of 4), not %zu"),
                             quoted, len, want, n + padding);
                 return false;
         }
@@ -70,8 +71,8 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
                 if (base64url_value(text[i]) < 0) {
                         quoted = text_quote(text, QUOTE_MAX);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Invalid base64url value \"%s\": the character at position %zu "
-                                    "is not one of A-Z, a-z, 0-9, '-' or '_'",
+                                    _("Invalid base64url value \"%s\": the character at position %zu "
+                                      "is not one of A-Z, a-z, 0-9, '-' or '_'"),
                                     quoted, i + 1);
                         return false;
                 }
@@ -82,8 +83,8 @@ bool pairing_base64url_decode(const char *text, uint8_t *ret, size_t len, GError
         if (n > 0 && (base64url_value(text[n - 1]) & ((1 << leftover) - 1)) != 0) {
                 quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Invalid base64url value \"%s\": its last character sets bits beyond "
-                            "the %zu bytes of data; use the canonical encoding",
+                            _("Invalid base64url value \"%s\": its last character sets bits beyond "
+                              "the %zu bytes of data; use the canonical encoding"),
                             quoted, len);
                 return false;
         }
@@ -108,9 +109,8 @@ bool pairing_token_generate(int64_t now, uint32_t ttl, PairingToken *ret, GError
 
         if (now > INT64_MAX - (int64_t) ttl) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Pairing token lifetime %" G_GUINT32_FORMAT " s from %" G_GINT64_FORMAT
-                            " overflows the clock; choose a shorter ttl",
-                            ttl, now);
+                            _("Pairing token lifetime %u s from %lld overflows the clock; choose a shorter ttl"),
+                            (unsigned) ttl, (long long) now);
                 return false;
         }
 
@@ -160,8 +160,8 @@ static bool compute_mac(const char *secret, const void *body, size_t body_len,
 
         if (!pairing_base64url_decode(secret, key, sizeof(key), &local)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "The pairing secret is not base64url of %d bytes; "
-                            "use the secret of the invite as issued",
+                            _("The pairing secret is not base64url of %d bytes; "
+                              "use the secret of the invite as issued"),
                             PAIRING_SECRET_BYTES);
                 return false;
         }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cell-state.h"
+#include "i18n.h"
 #include "json-text.h"
 #include "names.h"
 #include "peersync-parse.h"
@@ -28,15 +29,16 @@ PeerSyncBody *peersync_body_parse(const char *text, size_t len, GError **error) 
         g_return_val_if_fail(text || len == 0, NULL);
 
         if (len > G_MAXSSIZE || (len > 0 && (memchr(text, '\0', len) || !g_utf8_validate(text, (gssize) len, NULL))))
-                return invalid(error, "the body is not UTF-8 JSON text");
+                /* Translators: the body of another cell's request; "names" in its JSON stay as they are. */
+                return invalid(error, _("the body is not UTF-8 JSON text"));
         switch (json_text_check(text, len, PEERSYNC_BODY_MAX_DEPTH, &where, &problem)) {
         case JSON_TEXT_OK:
                 break;
         case JSON_TEXT_TOO_DEEP:
-                return invalid(error, "the body is nested too deeply");
+                return invalid(error, _("the body is nested too deeply"));
         case JSON_TEXT_INVALID:
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "the body is not valid JSON: %s at byte %zu",
-                            problem, where);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                            _("the body is not valid JSON: %s at byte %zu"), problem, where);
                 return NULL;
         }
 
@@ -44,13 +46,13 @@ PeerSyncBody *peersync_body_parse(const char *text, size_t len, GError **error) 
          * not, overflow its stack on deep nesting and leak on some of it. */
         parser = json_parser_new();
         if (!json_parser_load_from_data(parser, text, (gssize) len, &cause)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "the body is not valid JSON: %s",
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, _("the body is not valid JSON: %s"),
                             cause->message);
                 return NULL;
         }
         root = json_parser_get_root(parser);
         if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-                return invalid(error, "the body must be a JSON object");
+                return invalid(error, _("the body must be a JSON object"));
 
         body = g_new0(PeerSyncBody, 1);
         body->object = json_node_get_object(root);
@@ -112,8 +114,8 @@ PeerSyncAccept *peersync_accept_from_body(const PeerSyncBody *body, GError **err
         nonce = get_string(body->object, "nonce");
         invite = json_object_get_member(body->object, "invite");
         if (!pairing_id || !nonce || !get_int(body->object, "ts", &ts) || !invite || !JSON_NODE_HOLDS_OBJECT(invite))
-                return invalid(error, "the body needs \"invite\" (object), \"pairing_id\" and \"nonce\" (strings) "
-                               "and \"ts\" (integer)");
+                return invalid(error, _("the body needs \"invite\" (object), \"pairing_id\" and \"nonce\" (strings) "
+                                 "and \"ts\" (integer)"));
 
         accept = g_new0(PeerSyncAccept, 1);
         accept->pairing_id = g_strdup(pairing_id);
@@ -139,7 +141,7 @@ bool peersync_accept_check_nonce(const PeerSyncAccept *accept, GError **error) {
         g_return_val_if_fail(accept, false);
 
         if (!pairing_base64url_decode(accept->nonce, bytes, sizeof(bytes), NULL)) {
-                invalid(error, "nonce: must be base64url of 16 bytes");
+                invalid(error, _("nonce: must be base64url of 16 bytes"));
                 return false;
         }
         return true;
@@ -157,7 +159,7 @@ static bool read_inbound(JsonObject *inbound, GHashTable *ret, GError **error) {
         g_autoptr(GList) members = json_object_get_members(inbound);
 
         if (g_list_length(members) > CELL_STATE_MAX_SERVICES) {
-                invalid(error, "inbound: too many services");
+                invalid(error, _("inbound: too many services"));
                 return false;
         }
         for (GList *m = members; m; m = m->next) {
@@ -165,7 +167,7 @@ static bool read_inbound(JsonObject *inbound, GHashTable *ret, GError **error) {
 
                 if (!JSON_NODE_HOLDS_VALUE(value) || json_node_get_value_type(value) != G_TYPE_BOOLEAN ||
                     !names_validate_service_name(m->data, NULL)) {
-                        invalid(error, "inbound: every entry must be a service name with a boolean");
+                        invalid(error, _("inbound: every entry must be a service name with a boolean"));
                         return false;
                 }
                 g_hash_table_replace(ret, g_strdup(m->data), GINT_TO_POINTER(json_node_get_boolean(value)));
@@ -177,14 +179,14 @@ static bool read_exit_sources(JsonArray *sources, GPtrArray *ret, GError **error
         guint n = json_array_get_length(sources);
 
         if (n > PEERSYNC_MAX_EXIT_SOURCES) {
-                invalid(error, "exit_sources: too many entries");
+                invalid(error, _("exit_sources: too many entries"));
                 return false;
         }
         for (guint i = 0; i < n; i++) {
                 JsonNode *value = json_array_get_element(sources, i);
 
                 if (!JSON_NODE_HOLDS_VALUE(value) || json_node_get_value_type(value) != G_TYPE_STRING) {
-                        invalid(error, "exit_sources: every entry must be a string");
+                        invalid(error, _("exit_sources: every entry must be a string"));
                         return false;
                 }
                 g_ptr_array_add(ret, g_strdup(json_node_get_string(value)));
@@ -206,8 +208,8 @@ PeerSyncPermissions *peersync_permissions_from_body(const PeerSyncBody *body, GE
             !get_boolean(body->object, "exit_offered", &exit_offered) ||
             !get_boolean(body->object, "use_as_exit_relay", &use_as_exit_relay) ||
             (sources && !JSON_NODE_HOLDS_ARRAY(sources)))
-                return invalid(error, "the body needs \"seq\" (positive integer), \"inbound\" (object of booleans), "
-                               "\"exit_offered\" and \"use_as_exit_relay\" (booleans) and \"exit_sources\" (array)");
+                return invalid(error, _("the body needs \"seq\" (positive integer), \"inbound\" (object of booleans), "
+                                 "\"exit_offered\" and \"use_as_exit_relay\" (booleans) and \"exit_sources\" (array)"));
 
         permissions = g_new0(PeerSyncPermissions, 1);
         permissions->from_cell = g_strdup(get_string(body->object, "from_cell"));
@@ -247,7 +249,7 @@ PeerSyncUnlink *peersync_unlink_from_body(const PeerSyncBody *body, GError **err
 
         key = get_string(body->object, "from_public_key");
         if (!key)
-                return invalid(error, "the body needs \"from_public_key\" (string)");
+                return invalid(error, _("the body needs \"from_public_key\" (string)"));
 
         unlink = g_new0(PeerSyncUnlink, 1);
         unlink->from_cell = g_strdup(get_string(body->object, "from_cell"));

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "pic-error.h"
 #include "private-key.h"
 
@@ -56,7 +57,7 @@ fail:
         sodium_memzero(text, strlen(text));
         sodium_memzero(line, len);
         g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                    "Failed to write the private key to '%s': %s", path, g_strerror(saved));
+                    _("Failed to write the private key to '%s': %s"), path, g_strerror(saved));
         return false;
 }
 
@@ -71,7 +72,7 @@ bool private_key_load_or_create(const char *path, WgKey *ret_private, WgKey *ret
         if (!g_file_get_contents(path, &contents, &len, &local)) {
                 if (!g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to read the private key '%s': %s", path, local->message);
+                                    _("Failed to read the private key '%s': %s"), path, local->message);
                         return false;
                 }
                 if (!wg_key_generate(&private_key, &public_key, error))
@@ -96,8 +97,8 @@ bool private_key_load_or_create(const char *path, WgKey *ret_private, WgKey *ret
         sodium_memzero(contents, len);
         if (!ok) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "The private key file '%s' does not hold a WireGuard key (base64 of 32 bytes); "
-                            "move it away to let a new key be made", path);
+                            _("The private key file '%s' does not hold a WireGuard key (base64 of 32 bytes); "
+                              "move it away to let a new key be made"), path);
                 return false;
         }
         if (!wg_key_public_from_private(&private_key, &public_key, error)) {

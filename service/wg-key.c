@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include "i18n.h"
 #include "pic-error.h"
 #include "random-bytes.h"
 #include "sodium-ready.h"
@@ -29,8 +30,8 @@ bool wg_key_public_from_private(const WgKey *private_key, WgKey *ret_public, GEr
          * unclamped private key yields the same public key there and here. */
         if (crypto_scalarmult_curve25519_base(pub.bytes, private_key->bytes) != 0) {
                 g_set_error_literal(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "The private key does not yield a usable public key; "
-                                    "generate a new one with `wg genkey`");
+                                    _("The private key does not yield a usable public key; "
+                                      "generate a new one with `wg genkey`"));
                 return false;
         }
 
@@ -75,9 +76,9 @@ bool wg_key_from_base64(const char *text, WgKey *ret, GError **error) {
         if (strlen(text) != WG_KEY_B64_LEN) {
                 quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Invalid WireGuard key \"%s\": it has %zu characters, but a key is "
-                            "%d characters of base64 ending in '=', as `wg genkey` and "
-                            "`wg pubkey` print it",
+                            _("Invalid WireGuard key \"%s\": it has %zu characters, but a key is "
+                              "%d characters of base64 ending in '=', as `wg genkey` and "
+                              "`wg pubkey` print it"),
                             quoted, strlen(text), WG_KEY_B64_LEN);
                 return false;
         }
@@ -90,8 +91,8 @@ bool wg_key_from_base64(const char *text, WgKey *ret, GError **error) {
                 wg_key_wipe(&key);
                 quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Invalid WireGuard key \"%s\": it is not the base64 encoding of "
-                            "%d bytes; copy the key exactly as `wg pubkey` prints it",
+                            _("Invalid WireGuard key \"%s\": it is not the base64 encoding of "
+                              "%d bytes; copy the key exactly as `wg pubkey` prints it"),
                             quoted, WG_KEY_LEN);
                 return false;
         }
@@ -124,8 +125,8 @@ bool wg_key_from_hex(const char *text, WgKey *ret, GError **error) {
         if (len != WG_KEY_HEX_LEN) {
                 quoted = text_quote(text, QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "Invalid WireGuard key \"%s\": it has %zu characters, but a key in "
-                            "hex is exactly %d hex digits",
+                            _("Invalid WireGuard key \"%s\": it has %zu characters, but a key in "
+                              "hex is exactly %d hex digits"),
                             quoted, len, WG_KEY_HEX_LEN);
                 return false;
         }
@@ -138,8 +139,8 @@ bool wg_key_from_hex(const char *text, WgKey *ret, GError **error) {
                         wg_key_wipe(&key);
                         quoted = text_quote(text, QUOTE_MAX);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Invalid WireGuard key \"%s\": the character at position %zu "
-                                    "is not a hex digit (0-9, a-f)",
+                                    _("Invalid WireGuard key \"%s\": the character at position %zu "
+                                      "is not a hex digit (0-9, a-f)"),
                                     quoted, 2 * i + (hi < 0 ? 1 : 2));
                         return false;
                 }
