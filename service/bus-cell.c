@@ -8,6 +8,7 @@
 #include "bus-link.h"
 #include "bus-peer.h"
 #include "bus-util.h"
+#include "i18n.h"
 #include "netaddr.h"
 #include "pic-error.h"
 
@@ -146,17 +147,17 @@ static int read_string_dict(sd_bus_message *message, const char *const *known, c
                 if (!g_strv_contains(known, key)) {
                         g_autofree char *list = g_strjoinv(", ", (char **) known);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "%s: unknown key '%.64s'; known keys: %s", what, key, list);
+                                                 _("%s: unknown key '%.64s'; known keys: %s"), what, key, list);
                 }
                 if (g_hash_table_size(table) >= BUS_MAX_DICT_ENTRIES)
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "%s: too many entries", what);
+                                                 _("%s: too many entries"), what);
                 r = sd_bus_message_peek_type(message, &type, &contents);
                 if (r < 0)
                         return r;
                 if (!g_str_equal(contents, "s"))
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "%s: '%s' must be a string (s), not '%s'", what, key, contents);
+                                                 _("%s: '%s' must be a string (s), not '%s'"), what, key, contents);
                 r = sd_bus_message_read(message, "v", "s", &value);
                 if (r < 0)
                         return r;
@@ -239,11 +240,11 @@ static int method_set_service(sd_bus_message *message, void *userdata, sd_bus_er
                         break;
                 if (ports->len >= CELL_STATE_MAX_PORTS)
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "ports: more than %d ports for service '%.64s'",
+                                                 _("ports: more than %d ports for service '%.64s'"),
                                                  CELL_STATE_MAX_PORTS, name);
                 if (strlen(protocol) >= sizeof(port.protocol))
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "ports[%u]: protocol '%.16s' is neither 'tcp' nor 'udp'",
+                                                 _("ports[%u]: protocol '%.16s' is neither 'tcp' nor 'udp'"),
                                                  ports->len, protocol);
                 g_strlcpy(port.protocol, protocol, sizeof(port.protocol));
                 g_array_append_val(ports, port);
@@ -277,7 +278,7 @@ static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus
                 return r;
         if (!cell_state_find_service(cell_get_state(c->cell), name))
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         "This cell has no service named '%.64s'", name);
+                                         _("This cell has no service named '%.64s'"), name);
 
         r = polkit_verify_async(c->polkit, message, ACTION_CONFIGURE, error);
         if (r < 0)
@@ -311,19 +312,19 @@ static int method_create_invite(sd_bus_message *message, void *userdata, sd_bus_
                         break;
                 if (n >= BUS_MAX_DICT_ENTRIES)
                         return sd_bus_error_set(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                "options: too many entries");
+                                                _("options: too many entries"));
                 r = sd_bus_message_read(message, "s", &key);
                 if (r < 0)
                         return r;
                 if (!g_str_equal(key, "ttl"))
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "options: unknown key '%.64s'; known keys: ttl", key);
+                                                 _("options: unknown key '%.64s'; known keys: ttl"), key);
                 r = sd_bus_message_peek_type(message, &type, &contents);
                 if (r < 0)
                         return r;
                 if (!g_str_equal(contents, "u"))
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "options: 'ttl' must be seconds as u, not '%s'", contents);
+                                                 _("options: 'ttl' must be seconds as u, not '%s'"), contents);
                 r = sd_bus_message_read(message, "v", "u", &ttl);
                 if (r >= 0)
                         r = sd_bus_message_exit_container(message);
@@ -387,7 +388,7 @@ static int method_remove_link(sd_bus_message *message, void *userdata, sd_bus_er
                 return r;
         if (!cell_state_find_link(cell_get_state(c->cell), name))
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         "This cell has no link to a cell named '%.64s'", name);
+                                         _("This cell has no link to a cell named '%.64s'"), name);
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
         if (r < 0)
@@ -427,7 +428,8 @@ static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error
                 if (r == 0)
                         break;
                 if (n >= BUS_MAX_DICT_ENTRIES)
-                        return sd_bus_error_set(error, "org.pic.Cell1.Error.InvalidArgument", "options: too many entries");
+                        return sd_bus_error_set(error, "org.pic.Cell1.Error.InvalidArgument",
+                                                _("options: too many entries"));
                 r = sd_bus_message_read(message, "s", &option);
                 if (r >= 0)
                         r = sd_bus_message_peek_type(message, &type, &contents);
@@ -449,8 +451,8 @@ static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error
                         options.full_tunnel = value != 0;
                 } else
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "options: '%.64s' of type '%s' is not an option; known: "
-                                                 "public_key (s), full_tunnel (b)", option, contents);
+                                                 _("options: '%.64s' of type '%s' is not an option; known: "
+                                                   "public_key (s), full_tunnel (b)"), option, contents);
                 r = sd_bus_message_exit_container(message);
                 if (r < 0)
                         return r;
@@ -487,7 +489,7 @@ static int method_remove_peer(sd_bus_message *message, void *userdata, sd_bus_er
                 return r;
         if (!cell_state_find_peer(cell_get_state(c->cell), name))
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         "This cell has no peer named '%.64s'", name);
+                                         _("This cell has no peer named '%.64s'"), name);
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
         if (r < 0)

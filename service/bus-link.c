@@ -6,6 +6,7 @@
 
 #include "bus-link.h"
 #include "bus-util.h"
+#include "i18n.h"
 #include "netaddr.h"
 #include "probe.h"
 
@@ -172,7 +173,7 @@ static int method_set_permissions(sd_bus_message *message, void *userdata, sd_bu
                         break;
                 if (g_hash_table_size(inbound) >= CELL_STATE_MAX_SERVICES)
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 "inbound: more than %d entries", CELL_STATE_MAX_SERVICES);
+                                                 _("inbound: more than %d entries"), CELL_STATE_MAX_SERVICES);
                 r = bus_check_string(service, "inbound", error);
                 if (r < 0)
                         return r;
@@ -380,7 +381,7 @@ static int method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error
                 c->diagnoses = g_ptr_array_new_with_free_func((GDestroyNotify) diagnosis_free);
         if (c->diagnoses->len >= 16)
                 return sd_bus_error_set(error, "org.pic.Cell1.Error.LimitExceeded",
-                                        "Too many diagnoses under way; try again in a moment");
+                                        _("Too many diagnoses under way; try again in a moment"));
 
         d = g_new0(Diagnosis, 1);
         d->context = c;

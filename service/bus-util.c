@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "i18n.h"
 #include "pic-error.h"
 
 int bus_error_from_gerror(sd_bus_error *ret_error, const GError *error) {
@@ -15,7 +16,7 @@ int bus_check_string(const char *value, const char *what, sd_bus_error *ret_erro
 
         if (len > BUS_MAX_STRING)
                 return sd_bus_error_setf(ret_error, "org.pic.Cell1.Error.InvalidArgument",
-                                         "%s: %zu bytes is longer than the %d allowed",
+                                         _("%s: %zu bytes is longer than the %d allowed"),
                                          what, len, BUS_MAX_STRING);
         return 0;
 }

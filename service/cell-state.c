@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cell-state.h"
+#include "i18n.h"
 #include "json-text.h"
 #include "json-writer.h"
 #include "names.h"
@@ -1604,9 +1605,19 @@ static bool write_all(int fd, const char *data, size_t len) {
         return true;
 }
 
-static bool save_error(GError **error, const char *path, const char *step, const char *file, int errnum) {
-        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "Failed to save state to '%s': %s '%s': %s", path, step,
-                    file, g_strerror(errnum));
+/* @what names the step that failed and the file it failed on ("cannot create
+ * '%s'"), whole, so that a translation can put the name where its grammar wants. */
+static bool save_error(GError **error, const char *path, int errnum, const char *what, ...) G_GNUC_PRINTF(4, 5);
+
+static bool save_error(GError **error, const char *path, int errnum, const char *what, ...) {
+        g_autofree char *step = NULL;
+        va_list ap;
+
+        va_start(ap, what);
+        step = g_strdup_vprintf(what, ap);
+        va_end(ap);
+        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, _("Failed to save state to '%s': %s: %s"), path, step,
+                    g_strerror(errnum));
         return false;
 }
 
@@ -1618,32 +1629,34 @@ bool cell_state_save(const CellState *state, const char *path, GError **error) {
 
         /* O_NOFOLLOW: a planted symlink must not redirect the write. */
         fd = open(temp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return save_error(error, path, "cannot create", temp, errno);
+        if (fd < 0) {
+                saved = errno;
+                return save_error(error, path, saved, _("cannot create '%s'"), temp);
+        }
 
         /* The umask or an older file of that name may have left other bits. */
         if (fchmod(fd, 0600) < 0) {
                 saved = errno;
                 (void) close(fd);
                 (void) unlink(temp);
-                return save_error(error, path, "cannot set the mode of", temp, saved);
+                return save_error(error, path, saved, _("cannot set the mode of '%s'"), temp);
         }
         if (!write_all(fd, json, strlen(json))) {
                 saved = errno;
                 (void) close(fd);
                 (void) unlink(temp);
-                return save_error(error, path, "cannot write", temp, saved);
+                return save_error(error, path, saved, _("cannot write '%s'"), temp);
         }
         if (fsync(fd) < 0) {
                 saved = errno;
                 (void) close(fd);
                 (void) unlink(temp);
-                return save_error(error, path, "cannot sync", temp, saved);
+                return save_error(error, path, saved, _("cannot sync '%s'"), temp);
         }
         if (close(fd) < 0) {
                 saved = errno;
                 (void) unlink(temp);
-                return save_error(error, path, "cannot close", temp, saved);
+                return save_error(error, path, saved, _("cannot close '%s'"), temp);
         }
 
         /* Opened before the rename so that the last step that can fail for
@@ -1652,20 +1665,20 @@ bool cell_state_save(const CellState *state, const char *path, GError **error) {
         if (dir_fd < 0) {
                 saved = errno;
                 (void) unlink(temp);
-                return save_error(error, path, "cannot open the directory", directory, saved);
+                return save_error(error, path, saved, _("cannot open the directory '%s'"), directory);
         }
         if (rename(temp, path) < 0) {
                 saved = errno;
                 (void) close(dir_fd);
                 (void) unlink(temp);
-                return save_error(error, path, "cannot rename", temp, saved);
+                return save_error(error, path, saved, _("cannot rename '%s'"), temp);
         }
         if (fsync(dir_fd) < 0) {
                 saved = errno;
                 (void) close(dir_fd);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "Failed to save state to '%s': it was written, but syncing directory '%s' failed "
-                            "(%s), so it may not survive a power loss",
+                            _("Failed to save state to '%s': it was written, but syncing directory '%s' failed "
+                              "(%s), so it may not survive a power loss"),
                             path, directory, g_strerror(saved));
                 return false;
         }

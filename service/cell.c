@@ -9,6 +9,7 @@
 #include "log.h"
 #include "conflicts.h"
 #include "endpoint.h"
+#include "i18n.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pairing.h"
@@ -400,7 +401,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
 
         if (g_mkdir_with_parents(state_dir, 0700) < 0) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "Failed to create the state directory '%s': %s", state_dir, g_strerror(errno));
+                            _("Failed to create the state directory '%s': %s"), state_dir, g_strerror(errno));
                 return NULL;
         }
         if (!private_key_load_or_create(cell->key_path, &cell->private_key, &public_key, error))
@@ -476,7 +477,7 @@ static bool plan_settings(const Cell *cell, const CellSettings *s, IdentityPlan 
                         const Link *l = state->links->pdata[i];
                         if (g_str_equal(l->name, s->name)) {
                                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                                            "Name: '%s' is the name of a linked cell; choose another name", s->name);
+                                            _("Name: '%s' is the name of a linked cell; choose another name"), s->name);
                                 return false;
                         }
                 }
@@ -498,14 +499,14 @@ static bool plan_settings(const Cell *cell, const CellSettings *s, IdentityPlan 
                 }
                 if (p.prefixlen < INVITE_MIN_PREFIXLEN || p.prefixlen > INVITE_MAX_PREFIXLEN) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Address: '%s' has a /%u prefix; use /%u to /%u",
+                                    _("Address: '%s' has a /%u prefix; use /%u to /%u"),
                                     s->address, p.prefixlen, INVITE_MIN_PREFIXLEN, INVITE_MAX_PREFIXLEN);
                         return false;
                 }
                 if (p.address == netaddr_network(&p) || p.address == netaddr_broadcast(&p)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Address: '%s' is the network or broadcast address of its range; "
-                                    "give the cell's own address, e.g. the .1 of the range", s->address);
+                                    _("Address: '%s' is the network or broadcast address of its range; "
+                                      "give the cell's own address, e.g. the .1 of the range"), s->address);
                         return false;
                 }
                 /* The DNS address follows the cell's address unless set apart. */
@@ -525,7 +526,7 @@ static bool plan_settings(const Cell *cell, const CellSettings *s, IdentityPlan 
                 g_autofree char *dns = netaddr_format_address(plan->dns_address);
                 g_autofree char *range = netaddr_format_network(&plan->address);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "DnsAddress: '%s' is not a host address of this cell's range %s", dns, range);
+                            _("DnsAddress: '%s' is not a host address of this cell's range %s"), dns, range);
                 return false;
         }
         if (s->has_endpoint && !g_str_equal(s->endpoint, "auto")) {
@@ -551,8 +552,9 @@ static bool plan_settings(const Cell *cell, const CellSettings *s, IdentityPlan 
                             peer->address == plan->address.address) {
                                 g_autofree char *a = netaddr_format_address(peer->address);
                                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                                            "Address: peer %s has the address %s, which the new range '%s' "
-                                            "does not leave to it; remove the peer first or pick a range that holds it",
+                                            _("Address: peer %s has the address %s, which the new range '%s' "
+                                              "does not leave to it; remove the peer first or pick a range "
+                                              "that holds it"),
                                             peer->name, a, s->address);
                                 return false;
                         }
@@ -649,36 +651,37 @@ static bool validate_service(const Cell *cell, const char *name, const char *add
         }
         if (n_ports == 0) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "ports: service '%s' needs at least one port, e.g. [(\"tcp\", 445)]", name);
+                            _("ports: service '%s' needs at least one port, e.g. [(\"tcp\", 445)]"), name);
                 return false;
         }
         if (n_ports > CELL_STATE_MAX_PORTS) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "ports: %zu ports given for service '%s'; at most %d are allowed",
+                            _("ports: %zu ports given for service '%s'; at most %d are allowed"),
                             n_ports, name, CELL_STATE_MAX_PORTS);
                 return false;
         }
         for (size_t i = 0; i < n_ports; i++) {
                 if (!g_str_equal(ports[i].protocol, "tcp") && !g_str_equal(ports[i].protocol, "udp")) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "ports[%zu]: protocol '%s' is neither 'tcp' nor 'udp'", i, ports[i].protocol);
+                                    _("ports[%zu]: protocol '%s' is neither 'tcp' nor 'udp'"), i, ports[i].protocol);
                         return false;
                 }
                 if (ports[i].port == 0) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "ports[%zu]: port 0 is not a port; use 1-65535", i);
+                                    _("ports[%zu]: port 0 is not a port; use 1-65535"), i);
                         return false;
                 }
                 for (size_t j = 0; j < i; j++)
                         if (ports[j].port == ports[i].port && g_str_equal(ports[j].protocol, ports[i].protocol)) {
                                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                            "ports[%zu]: %s %u is listed twice", i, ports[i].protocol, ports[i].port);
+                                            _("ports[%zu]: %s %u is listed twice"),
+                                            i, ports[i].protocol, ports[i].port);
                                 return false;
                         }
         }
         if (!cell_state_find_service(cell->state, name) && cell->state->services->len >= CELL_STATE_MAX_SERVICES) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "This cell already offers %d services, the most it can; remove one first",
+                            _("This cell already offers %d services, the most it can; remove one first"),
                             CELL_STATE_MAX_SERVICES);
                 return false;
         }
@@ -734,7 +737,7 @@ bool cell_remove_service(Cell *cell, const char *name, GError **error) {
 
         if (!cell_state_find_service(cell->state, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            "This cell has no service named '%s'", name);
+                            _("This cell has no service named '%s'"), name);
                 return false;
         }
 
@@ -779,13 +782,13 @@ bool cell_create_invite_check(const Cell *cell, uint32_t ttl, GError **error) {
 
         if (ttl < CELL_INVITE_MIN_TTL || ttl > CELL_INVITE_MAX_TTL) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                            "ttl: %u seconds is out of range; use %u to %u (7 days)",
+                            _("ttl: %u seconds is out of range; use %u to %u (7 days)"),
                             ttl, CELL_INVITE_MIN_TTL, CELL_INVITE_MAX_TTL);
                 return false;
         }
         if (outstanding_invites(cell->state, now) >= CELL_STATE_MAX_INVITES) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "There are already %d unused invites; wait for one to be used or to expire",
+                            _("There are already %d unused invites; wait for one to be used or to expire"),
                             CELL_STATE_MAX_INVITES);
                 return false;
         }
@@ -965,13 +968,13 @@ static Invite *parse_importable(const Cell *cell, const char *text, GError **err
                 g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(invite->pairing.expires);
                 g_autofree char *expiry = when ? g_date_time_format(when, "%Y-%m-%d %H:%M UTC") : NULL;
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_INVITE,
-                            "pairing.expires: the invite of %s expired at %s; ask %s for a new invite",
-                            invite->cell_name, expiry ?: "an unknown time", invite->cell_name);
+                            _("pairing.expires: the invite of %s expired at %s; ask %s for a new invite"),
+                            invite->cell_name, expiry ?: _("an unknown time"), invite->cell_name);
                 return NULL;
         }
         if (cell->state->links->len >= CELL_STATE_MAX_LINKS) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "This cell already has %d links, the most it can; remove one first",
+                            _("This cell already has %d links, the most it can; remove one first"),
                             CELL_STATE_MAX_LINKS);
                 return NULL;
         }
@@ -1031,7 +1034,8 @@ static bool remove_link(Cell *cell, const char *name, bool tell_remote, GError *
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1117,13 +1121,14 @@ bool cell_accept_paired_invite(Cell *cell, const char *pairing_id, const Invite 
 
         if (!issued || (!issued->used_by && issued->expires <= now)) {
                 g_set_error_literal(error, PIC_ERROR, PIC_ERROR_NOT_AUTHORIZED,
-                                    "unknown or expired pairing id; ask for a new invite");
+                                    _("unknown or expired pairing id; ask for a new invite"));
                 return false;
         }
         if (issued->used_by) {
                 if (!g_str_equal(issued->used_by, invite->public_key)) {
                         g_set_error_literal(error, PIC_ERROR, PIC_ERROR_NOT_AUTHORIZED,
-                                            "this invite has already been used by another cell; ask for a new invite");
+                                            _("this invite has already been used by another cell; "
+                                              "ask for a new invite"));
                         return false;
                 }
                 *ret_result = CELL_PAIR_ALREADY_LINKED;
@@ -1131,7 +1136,8 @@ bool cell_accept_paired_invite(Cell *cell, const char *pairing_id, const Invite 
         }
         if (cell->state->links->len >= CELL_STATE_MAX_LINKS) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "%s already has %d links, the most it can", cell->state->cell.name, CELL_STATE_MAX_LINKS);
+                            _("%s already has %d links, the most it can"),
+                            cell->state->cell.name, CELL_STATE_MAX_LINKS);
                 return false;
         }
         if (!conflicts_check_invite(cell->state, invite, NULL, error))
@@ -1165,7 +1171,8 @@ bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1215,12 +1222,13 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         if (!g_str_equal(invite->cell_name, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                            "%s cannot rename itself to '%s' through an update; remove and link it again",
+                            _("%s cannot rename itself to '%s' through an update; remove and link it again"),
                             name, invite->cell_name);
                 return false;
         }
@@ -1254,7 +1262,8 @@ static bool validate_permissions(const Cell *cell, const char *name, GHashTable 
         bool changes = false;
 
         if (!link) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         g_hash_table_iter_init(&iter, inbound);
@@ -1263,7 +1272,7 @@ static bool validate_permissions(const Cell *cell, const char *name, GHashTable 
 
                 if (!cell_state_find_service(cell->state, key)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "inbound: this cell has no service named '%s'; add it with SetService first",
+                                    _("inbound: this cell has no service named '%s'; add it with SetService first"),
                                     (const char *) key);
                         return false;
                 }
@@ -1308,7 +1317,8 @@ bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **
         CellState *next;
 
         if (!current) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         if (current->exit_offered == offered)
@@ -1355,7 +1365,8 @@ bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePer
         size_t n = 0;
 
         if (!current) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), name);
                 return false;
         }
         if (remote->seq <= current->remote_seq) {
@@ -1371,7 +1382,7 @@ bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePer
                 if (!netaddr_prefix_contains(&current->vpn_subnet, &p)) {
                         g_autofree char *subnet = netaddr_format_network(&current->vpn_subnet);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "exit_sources[%u]: '%s' lies outside %s's subnet %s", i,
+                                    _("exit_sources[%u]: '%s' lies outside %s's subnet %s"), i,
                                     (const char *) remote->exit_sources->pdata[i], name, subnet);
                         return false;
                 }
@@ -1469,12 +1480,13 @@ static bool validate_peer(const Cell *cell, const char *name, const PeerOptions 
         }
         if (cell_state_find_peer(cell->state, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                            "This cell already has a peer named '%s'; choose another name or remove it first", name);
+                            _("This cell already has a peer named '%s'; choose another name or remove it first"), name);
                 return false;
         }
         if (cell->state->peers->len >= CELL_STATE_MAX_PEERS) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "This cell already has %d peers, the most it can; remove one first", CELL_STATE_MAX_PEERS);
+                            _("This cell already has %d peers, the most it can; remove one first"),
+                            CELL_STATE_MAX_PEERS);
                 return false;
         }
         if (options->public_key) {
@@ -1486,7 +1498,8 @@ static bool validate_peer(const Cell *cell, const char *name, const PeerOptions 
                 }
                 if (key_in_use(cell->state, options->public_key)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                                    "public_key: this key is already used by this cell, a linked cell or another peer");
+                                    _("public_key: this key is already used by this cell, a linked cell "
+                                      "or another peer"));
                         return false;
                 }
         }
@@ -1591,7 +1604,7 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
         CellState *next;
 
         if (!cell_state_find_peer(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no peer named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), name);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1614,20 +1627,21 @@ bool cell_set_route_via_check(const Cell *cell, const char *name, const char *vi
         const Link *link;
 
         if (!cell_state_find_peer(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no peer named '%s'", name);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), name);
                 return false;
         }
         if (via[0] == '\0')
                 return true;
         link = cell_state_find_link(cell->state, via);
         if (!link) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, "This cell has no link to a cell named '%s'", via);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), via);
                 return false;
         }
         if (!link->remote_exit_offered) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_OFFERED,
-                            "%s does not offer to be an internet exit for this cell; its admin can offer it "
-                            "(\"Offer my internet connection\")", via);
+                            _("%s does not offer to be an internet exit for this cell; its admin can offer it "
+                              "(\"Offer my internet connection\")"), via);
                 return false;
         }
         /* WireGuard routes 0.0.0.0/0 to one peer only: one exit cell at a time. */
@@ -1635,8 +1649,8 @@ bool cell_set_route_via_check(const Cell *cell, const char *name, const char *vi
                 const Peer *other = cell->state->peers->pdata[i];
                 if (!g_str_equal(other->name, name) && other->route_via[0] && !g_str_equal(other->route_via, via)) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                                    "peer %s already leaves through %s, and this cell uses one exit cell at a time; "
-                                    "route %s directly first", other->name, other->route_via, other->name);
+                                    _("peer %s already leaves through %s, and this cell uses one exit cell at a time; "
+                                      "route %s directly first"), other->name, other->route_via, other->name);
                         return false;
                 }
         }

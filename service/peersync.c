@@ -8,6 +8,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "log.h"
 #include "netaddr.h"
 #include "pairing.h"
 #include "peersync.h"
@@ -175,12 +176,13 @@ static void handle_accept_invite(PeerSync *ps, const SyncHttpRequest *req, unsig
                 return;
         }
         if (!cell_accept_paired_invite(ps->cell, accept->pairing_id, invite, &result, &e)) {
-                g_message("Refused pairing from %s: %s", invite->cell_name, e->message);
+                log_link_error(G_LOG_LEVEL_MESSAGE, invite->cell_name, e->message, "Refused pairing from %s: %s",
+                               invite->cell_name, e->message);
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
         }
-        g_message("Paired with %s (%s)", invite->cell_name,
-                  result == CELL_PAIR_LINKED ? "new link" : "already linked");
+        log_link(G_LOG_LEVEL_MESSAGE, invite->cell_name, "Paired with %s (%s)", invite->cell_name,
+                 result == CELL_PAIR_LINKED ? "new link" : "already linked");
         *ret_status = 200;
         *ret_body = json_status(result == CELL_PAIR_LINKED ? "linked" : "already-linked");
 }
@@ -238,7 +240,7 @@ static void handle_unlink(PeerSync *ps, const SyncHttpRequest *req, unsigned *re
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
         }
-        g_message("%s removed its link to us; removed ours too", name);
+        log_link(G_LOG_LEVEL_MESSAGE, name, "%s removed its link to us; removed ours too", name);
         *ret_status = 200;
         *ret_body = json_status("unlinked");
 }
@@ -266,7 +268,7 @@ static void handle_update(PeerSync *ps, const SyncHttpRequest *req, unsigned *re
                 reply_error(ret_status, ret_body, status_for_error(e), e->message);
                 return;
         }
-        g_message("%s changed its settings; link updated", name);
+        log_link(G_LOG_LEVEL_MESSAGE, name, "%s changed its settings; link updated", name);
         *ret_status = 200;
         *ret_body = json_status("updated");
 }
@@ -303,8 +305,9 @@ static void handle_permissions(PeerSync *ps, const SyncHttpRequest *req, unsigne
                 return;
         }
         if (stale)
-                g_message("Ignored a permissions push from %s with an old seq %" G_GUINT64_FORMAT, name,
-                          permissions->seq);
+                log_link(G_LOG_LEVEL_MESSAGE, name,
+                         "Ignored a permissions push from %s with an old seq %" G_GUINT64_FORMAT, name,
+                         permissions->seq);
         *ret_status = 200;
         *ret_body = json_status(stale ? "stale" : "ok");
 }
@@ -382,9 +385,10 @@ static void on_push_done(unsigned status, const char *body, size_t len, const GE
                         box->pending &= ~kind;
                 box->attempt = 0;
                 if (kind == PUSH_ACCEPT) {
-                        g_message("%s confirmed the link", link->name);
+                        log_link(G_LOG_LEVEL_MESSAGE, link->name, "%s confirmed the link", link->name);
                         if (!cell_confirm_link(ps->cell, box->name, &e))
-                                g_warning("Link %s: %s", box->name, e->message);
+                                log_link_error(G_LOG_LEVEL_WARNING, box->name, e->message, "Link %s: %s", box->name,
+                                               e->message);
                         /* Now the tunnel exists: tell them what we share. */
                         box->pending |= PUSH_PERMISSIONS;
                 } else {
@@ -399,7 +403,7 @@ static void on_push_done(unsigned status, const char *body, size_t len, const GE
         }
 
         failure = describe_failure(link, status, body, len, error);
-        g_message("Push to %s failed: %s", link->name, failure);
+        log_link_error(G_LOG_LEVEL_MESSAGE, link->name, failure, "Push to %s failed: %s", link->name, failure);
         /* No answer: it will come. An answer that refuses: shown as failed,
          * still retried slowly, since the other admin may fix their side. */
         cell_record_push(ps->cell, box->name, status == 0 ? PUSH_STATE_PENDING : PUSH_STATE_FAILED, failure);
@@ -579,10 +583,11 @@ static void on_farewell_done(unsigned status, const char *body, size_t len, cons
         Farewell *f = userdata;
 
         if (status == 200)
-                g_message("Told %s that the link is removed", f->name);
+                log_link(G_LOG_LEVEL_MESSAGE, f->name, "Told %s that the link is removed", f->name);
         else
-                g_message("Could not tell %s that the link is removed (best effort): %s", f->name,
-                          error ? error->message : "refused");
+                log_link_error(G_LOG_LEVEL_MESSAGE, f->name, error ? error->message : "refused",
+                               "Could not tell %s that the link is removed (best effort): %s", f->name,
+                               error ? error->message : "refused");
         cell_departure_done(f->ps->cell, f->name);
         g_ptr_array_remove(f->ps->farewells, f);
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "dns.h"
+#include "i18n.h"
 #include "nft.h"
 #include "pic-error.h"
 #include "reconcile.h"
@@ -40,7 +41,7 @@ Reconciler *reconciler_new(const DaemonConfig *config, sd_bus *bus, GError **err
         r->wg = kernel ? wg_backend_new_kernel(config->interface)
                        : wg_backend_new_userspace(config->interface, config->userspace_command);
         if (!r->wg) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "Failed to set up the WireGuard back-end");
+                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_FAILED, _("Failed to set up the WireGuard back-end"));
                 return NULL;
         }
         if (bus && config->dns_backend == DNS_BACKEND_DNSMASQ)
@@ -87,7 +88,7 @@ static bool resolve_endpoint(const char *endpoint, struct sockaddr_in *ret, GErr
         r = getaddrinfo(host, NULL, &hints, &result);
         if (r != 0 || !result) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_UNREACHABLE,
-                            "Cannot resolve the endpoint '%s': %s", endpoint, gai_strerror(r));
+                            _("Cannot resolve the endpoint '%s': %s"), endpoint, gai_strerror(r));
                 return false;
         }
         memcpy(ret, result->ai_addr, sizeof(*ret));
@@ -409,7 +410,7 @@ static bool apply_forwarding(const CellState *state, GError **error) {
                 FILE *f = fopen("/proc/sys/net/ipv4/ip_forward", "we");
                 if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "Failed to turn on IPv4 forwarding: %s", g_strerror(errno));
+                                    _("Failed to turn on IPv4 forwarding: %s"), g_strerror(errno));
                         return false;
                 }
         }
@@ -439,7 +440,7 @@ bool reconciler_apply(Reconciler *r, const CellState *state, const WgKey *privat
                 return false;
         if (ifindex == 0) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "The WireGuard interface %s vanished while being configured", r->config->interface);
+                            _("The WireGuard interface %s vanished while being configured"), r->config->interface);
                 return false;
         }
         if (!apply_addresses(ifindex, state, error) || !rtnl_link_set_up(ifindex, error) ||
@@ -522,7 +523,8 @@ bool reconciler_apply_change(Reconciler *r, const CellState *before, const CellS
                         return false;
                 if (ifindex == 0) {
                         g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                                    "The WireGuard interface %s vanished while being configured", r->config->interface);
+                                    _("The WireGuard interface %s vanished while being configured"),
+                                    r->config->interface);
                         return false;
                 }
                 if (!apply_addresses(ifindex, state, error) || !apply_routes(ifindex, state, error) ||

@@ -20,7 +20,11 @@ fi
 if [[ -n $xgettext && -n $msgcmp ]]; then
         dir=$(mktemp -d)
         trap 'rm -rf "$dir"' EXIT
+        # The keywords of the build's update-po (meson's glib preset): without
+        # them xgettext would see no _() in C at all.
         if ! out=$(cd "$srcroot" && "$xgettext" --from-code=UTF-8 --files-from=po/POTFILES.in \
+                        --keyword=_ --keyword=N_ --keyword=C_:1c,2 --keyword=NC_:1c,2 \
+                        --keyword=g_dcgettext:2 --keyword=g_dngettext:2,3 --keyword=g_dpgettext2:2c,3 \
                         --output="$dir/template.pot" 2>&1); then
                 echo "FAIL: xgettext: $out"
                 exit 1
