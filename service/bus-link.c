@@ -55,59 +55,127 @@ static int link_enumerate(sd_bus *bus, const char *path, void *userdata, char **
         if (!link)                                              \
                 return -ENOENT
 
-static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+/* One getter a property, each appending its value directly: GetManagedObjects
+ * calls them for every property of every link. */
+#define LINK_GETTER(function)                                                                          \
+        static int function(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
+
+static int append_bool(sd_bus_message *reply, bool value) {
+        int b = value;
+
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int append_u64(sd_bus_message *reply, uint64_t value) {
+        return sd_bus_message_append_basic(reply, 't', &value);
+}
+
+LINK_GETTER(get_name) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', link->name);
+}
+
+LINK_GETTER(get_domain) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', link->domain);
+}
+
+LINK_GETTER(get_vpn_subnet) {
+        LINK_OR_FAIL(userdata, path);
+        g_autofree char *text = netaddr_format_network(&link->vpn_subnet);
+        return sd_bus_message_append_basic(reply, 's', text);
+}
+
+LINK_GETTER(get_tunnel_address) {
+        LINK_OR_FAIL(userdata, path);
+        g_autofree char *text = netaddr_format_address(link->tunnel_address);
+        return sd_bus_message_append_basic(reply, 's', text);
+}
+
+LINK_GETTER(get_dns_address) {
+        LINK_OR_FAIL(userdata, path);
+        g_autofree char *text = netaddr_format_address(link->dns_ip);
+        return sd_bus_message_append_basic(reply, 's', text);
+}
+
+LINK_GETTER(get_endpoint) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', link->endpoint);
+}
+
+LINK_GETTER(get_public_key) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', link->public_key);
+}
+
+LINK_GETTER(get_paired) {
+        LINK_OR_FAIL(userdata, path);
+        return append_bool(reply, link->paired);
+}
+
+LINK_GETTER(get_connected) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
+        return append_bool(reply, cell_get_key_status(c->cell, link->public_key).connected);
+}
 
-        if (g_str_equal(property, "Name"))
-                return sd_bus_message_append(reply, "s", link->name);
-        if (g_str_equal(property, "Domain"))
-                return sd_bus_message_append(reply, "s", link->domain);
-        if (g_str_equal(property, "VpnSubnet")) {
-                g_autofree char *text = netaddr_format_network(&link->vpn_subnet);
-                return sd_bus_message_append(reply, "s", text);
-        }
-        if (g_str_equal(property, "TunnelAddress")) {
-                g_autofree char *text = netaddr_format_address(link->tunnel_address);
-                return sd_bus_message_append(reply, "s", text);
-        }
-        if (g_str_equal(property, "DnsAddress")) {
-                g_autofree char *text = netaddr_format_address(link->dns_ip);
-                return sd_bus_message_append(reply, "s", text);
-        }
-        if (g_str_equal(property, "Endpoint"))
-                return sd_bus_message_append(reply, "s", link->endpoint);
-        if (g_str_equal(property, "PublicKey"))
-                return sd_bus_message_append(reply, "s", link->public_key);
-        if (g_str_equal(property, "Paired"))
-                return sd_bus_message_append(reply, "b", link->paired);
-        if (g_str_equal(property, "Connected"))
-                return sd_bus_message_append(reply, "b", cell_get_link_status(c->cell, link->name).connected);
-        if (g_str_equal(property, "LatestHandshake"))
-                return sd_bus_message_append(reply, "t",
-                                             (uint64_t) cell_get_link_status(c->cell, link->name).last_handshake);
-        if (g_str_equal(property, "RxBytes"))
-                return sd_bus_message_append(reply, "t", cell_get_link_status(c->cell, link->name).rx_bytes);
-        if (g_str_equal(property, "TxBytes"))
-                return sd_bus_message_append(reply, "t", cell_get_link_status(c->cell, link->name).tx_bytes);
-        if (g_str_equal(property, "ExitOffered"))
-                return sd_bus_message_append(reply, "b", link->exit_offered);
-        if (g_str_equal(property, "RemoteExitOffered"))
-                return sd_bus_message_append(reply, "b", link->remote_exit_offered);
-        if (g_str_equal(property, "ExitRelayActive"))
-                return sd_bus_message_append(reply, "b", link->exit_relay_active);
-        if (g_str_equal(property, "RemoteExitRelayActive"))
-                return sd_bus_message_append(reply, "b", link->remote_exit_relay_active);
-        if (g_str_equal(property, "PushState"))
-                return sd_bus_message_append(reply, "s", push_state_to_string(link->push_state));
-        if (g_str_equal(property, "LastPushAt"))
-                return sd_bus_message_append(reply, "t", (uint64_t) link->last_push_at);
-        if (g_str_equal(property, "LastPushError"))
-                return sd_bus_message_append(reply, "s", link->last_push_error ?: "");
-        if (g_str_equal(property, "LastRemoteUpdateAt"))
-                return sd_bus_message_append(reply, "t", (uint64_t) link->last_remote_update_at);
-        return -EINVAL;
+LINK_GETTER(get_latest_handshake) {
+        Context *c = userdata;
+        LINK_OR_FAIL(c, path);
+        return append_u64(reply, (uint64_t) cell_get_key_status(c->cell, link->public_key).last_handshake);
+}
+
+LINK_GETTER(get_rx_bytes) {
+        Context *c = userdata;
+        LINK_OR_FAIL(c, path);
+        return append_u64(reply, cell_get_key_status(c->cell, link->public_key).rx_bytes);
+}
+
+LINK_GETTER(get_tx_bytes) {
+        Context *c = userdata;
+        LINK_OR_FAIL(c, path);
+        return append_u64(reply, cell_get_key_status(c->cell, link->public_key).tx_bytes);
+}
+
+LINK_GETTER(get_exit_offered) {
+        LINK_OR_FAIL(userdata, path);
+        return append_bool(reply, link->exit_offered);
+}
+
+LINK_GETTER(get_remote_exit_offered) {
+        LINK_OR_FAIL(userdata, path);
+        return append_bool(reply, link->remote_exit_offered);
+}
+
+LINK_GETTER(get_exit_relay_active) {
+        LINK_OR_FAIL(userdata, path);
+        return append_bool(reply, link->exit_relay_active);
+}
+
+LINK_GETTER(get_remote_exit_relay_active) {
+        LINK_OR_FAIL(userdata, path);
+        return append_bool(reply, link->remote_exit_relay_active);
+}
+
+LINK_GETTER(get_push_state) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', push_state_to_string(link->push_state));
+}
+
+LINK_GETTER(get_last_push_at) {
+        LINK_OR_FAIL(userdata, path);
+        return append_u64(reply, (uint64_t) link->last_push_at);
+}
+
+LINK_GETTER(get_last_push_error) {
+        LINK_OR_FAIL(userdata, path);
+        return sd_bus_message_append_basic(reply, 's', link->last_push_error ?: "");
+}
+
+LINK_GETTER(get_last_remote_update_at) {
+        LINK_OR_FAIL(userdata, path);
+        return append_u64(reply, (uint64_t) link->last_remote_update_at);
 }
 
 static int append_permissions(sd_bus_message *reply, GHashTable *table, const CellState *state, bool ours) {
@@ -427,33 +495,30 @@ static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
-#define LINK_PROPERTY(name, sig, flags) \
-        SD_BUS_PROPERTY(name, sig, property_get, 0, flags)
-
 static const sd_bus_vtable link_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        LINK_PROPERTY("Name", "s", SD_BUS_VTABLE_PROPERTY_CONST),
-        LINK_PROPERTY("Domain", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("VpnSubnet", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("TunnelAddress", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("DnsAddress", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("Endpoint", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("PublicKey", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("Paired", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("Connected", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("LatestHandshake", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("RxBytes", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("TxBytes", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Name", "s", get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Domain", "s", get_domain, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VpnSubnet", "s", get_vpn_subnet, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TunnelAddress", "s", get_tunnel_address, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DnsAddress", "s", get_dns_address, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Endpoint", "s", get_endpoint, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PublicKey", "s", get_public_key, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Paired", "b", get_paired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Connected", "b", get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LatestHandshake", "t", get_latest_handshake, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RxBytes", "t", get_rx_bytes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TxBytes", "t", get_tx_bytes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Inbound", "a{sb}", property_get_permissions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Outbound", "a{sb}", property_get_permissions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("ExitOffered", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("RemoteExitOffered", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("ExitRelayActive", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("RemoteExitRelayActive", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("PushState", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("LastPushAt", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("LastPushError", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        LINK_PROPERTY("LastRemoteUpdateAt", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitOffered", "b", get_exit_offered, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RemoteExitOffered", "b", get_remote_exit_offered, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitRelayActive", "b", get_exit_relay_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RemoteExitRelayActive", "b", get_remote_exit_relay_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PushState", "s", get_push_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastPushAt", "t", get_last_push_at, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastPushError", "s", get_last_push_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastRemoteUpdateAt", "t", get_last_remote_update_at, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
         SD_BUS_METHOD_WITH_ARGS("SetPermissions",
                                 SD_BUS_ARGS("a{sb}", inbound),
@@ -499,6 +564,10 @@ static void on_link_changed(void *userdata, const char *name, const char *const 
         r = sd_bus_emit_properties_changed_strv(c->bus, path, BUS_LINK_INTERFACE, (char **) properties);
         if (r < 0)
                 g_warning("Failed to emit PropertiesChanged for link %s: %s", name, g_strerror(-r));
+}
+
+const sd_bus_vtable *bus_link_vtable(void) {
+        return link_vtable;
 }
 
 int bus_link_register(Context *c) {

@@ -832,6 +832,10 @@ static TunnelStatus status_for_key(const Cell *cell, const char *public_key) {
         return st ? *st : (TunnelStatus) { 0 };
 }
 
+TunnelStatus cell_get_key_status(const Cell *cell, const char *public_key) {
+        return status_for_key(cell, public_key);
+}
+
 TunnelStatus cell_get_link_status(const Cell *cell, const char *name) {
         const Link *link = cell_state_find_link(cell->state, name);
 

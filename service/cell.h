@@ -83,6 +83,7 @@ bool cell_set_service(Cell *cell, const char *name, const char *address,
 bool cell_remove_service(Cell *cell, const char *name, GError **error);
 
 /* Status of the link or peer named @name; zeros when unknown. */
+TunnelStatus cell_get_key_status(const Cell *cell, const char *public_key); /* of a link or peer, by its key */
 TunnelStatus cell_get_link_status(const Cell *cell, const char *name);
 TunnelStatus cell_get_peer_status(const Cell *cell, const char *name);
 

@@ -8,6 +8,7 @@
 
 #include "bus-cell.h"
 #include "bus-link.h"
+#include "bus-managed.h"
 #include "bus-peer.h"
 #include "config.h"
 #include "context.h"
@@ -56,6 +57,8 @@ static int setup_bus(Context *c) {
                 r = bus_link_register(c);
         if (r >= 0)
                 r = bus_peer_register(c);
+        if (r >= 0)
+                r = bus_managed_register(c);
         if (r < 0) {
                 g_critical("Failed to register the D-Bus objects: %s", g_strerror(-r));
                 return r;

@@ -94,6 +94,34 @@ check "after restarts p1 still leaves through b" wait_until 10 output_is "$b_lan
 assert_eq "$a_lan" "$(seen_as p2)" "and p2 through a"
 assert_eq "1" "$(cell_exec a ip rule | grep -c 'lookup 31400')" "one ip rule, not two"
 
+# GetManagedObjects (answered by pic-celld itself, not by sd-bus) says what
+# GetAll on each object says; the traffic counters may move in between.
+managed_matches_getall() {
+        local managed
+        managed=$(cell_exec a busctl --system --json=short call org.pic.Cell1 $cell \
+                org.freedesktop.DBus.ObjectManager GetManagedObjects) || return 1
+        python3 - "$managed" "$PIC_LAB" <<'PY'
+import json, subprocess, sys
+moving = {"RxBytes", "TxBytes", "LatestHandshake"}
+objects = json.loads(sys.argv[1])["data"][0]
+kinds = sorted(p.split("/")[4] for p in objects)
+if kinds.count("link") != 1 or kinds.count("peer") < 2:
+    sys.exit(f"unexpected objects: {sorted(objects)}")
+for path, interfaces in objects.items():
+    if len(interfaces) != 1:
+        sys.exit(f"{path}: interfaces {sorted(interfaces)}, want only its own")
+    for interface, props in interfaces.items():
+        out = subprocess.run([sys.argv[2], "exec", "a", "busctl", "--system", "--json=short", "call",
+                              "org.pic.Cell1", path, "org.freedesktop.DBus.Properties", "GetAll", "s", interface],
+                             check=True, capture_output=True, text=True).stdout
+        want = {k: v for k, v in json.loads(out)["data"][0].items() if k not in moving}
+        got = {k: v for k, v in props.items() if k not in moving}
+        if got != want:
+            sys.exit(f"{path}: GetManagedObjects {got} != GetAll {want}")
+PY
+}
+check "GetManagedObjects matches GetAll of every link and peer" managed_matches_getall
+
 # RemovePeer.
 p1_key=$(peer_get a p1 PublicKey)
 check "RemovePeer p1" cell_call a $cell org.pic.Cell1 RemovePeer s p1
