@@ -57,125 +57,111 @@ static int link_enumerate(sd_bus *bus, const char *path, void *userdata, char **
 
 /* One getter a property, each appending its value directly: GetManagedObjects
  * calls them for every property of every link. */
-#define LINK_GETTER(function)                                                                          \
-        static int function(sd_bus *bus, const char *path, const char *interface, const char *property, \
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
-
-static int append_bool(sd_bus_message *reply, bool value) {
-        int b = value;
-
-        return sd_bus_message_append_basic(reply, 'b', &b);
-}
-
-static int append_u64(sd_bus_message *reply, uint64_t value) {
-        return sd_bus_message_append_basic(reply, 't', &value);
-}
-
-LINK_GETTER(get_name) {
+BUS_PROPERTY_GETTER(get_name) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', link->name);
 }
 
-LINK_GETTER(get_domain) {
+BUS_PROPERTY_GETTER(get_domain) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', link->domain);
 }
 
-LINK_GETTER(get_vpn_subnet) {
+BUS_PROPERTY_GETTER(get_vpn_subnet) {
         LINK_OR_FAIL(userdata, path);
         g_autofree char *text = netaddr_format_network(&link->vpn_subnet);
         return sd_bus_message_append_basic(reply, 's', text);
 }
 
-LINK_GETTER(get_tunnel_address) {
+BUS_PROPERTY_GETTER(get_tunnel_address) {
         LINK_OR_FAIL(userdata, path);
         g_autofree char *text = netaddr_format_address(link->tunnel_address);
         return sd_bus_message_append_basic(reply, 's', text);
 }
 
-LINK_GETTER(get_dns_address) {
+BUS_PROPERTY_GETTER(get_dns_address) {
         LINK_OR_FAIL(userdata, path);
         g_autofree char *text = netaddr_format_address(link->dns_ip);
         return sd_bus_message_append_basic(reply, 's', text);
 }
 
-LINK_GETTER(get_endpoint) {
+BUS_PROPERTY_GETTER(get_endpoint) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', link->endpoint);
 }
 
-LINK_GETTER(get_public_key) {
+BUS_PROPERTY_GETTER(get_public_key) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', link->public_key);
 }
 
-LINK_GETTER(get_paired) {
+BUS_PROPERTY_GETTER(get_paired) {
         LINK_OR_FAIL(userdata, path);
-        return append_bool(reply, link->paired);
+        return bus_append_bool(reply, link->paired);
 }
 
-LINK_GETTER(get_connected) {
+BUS_PROPERTY_GETTER(get_connected) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
-        return append_bool(reply, cell_get_key_status(c->cell, link->public_key).connected);
+        return bus_append_bool(reply, cell_get_key_status(c->cell, link->public_key).connected);
 }
 
-LINK_GETTER(get_latest_handshake) {
+BUS_PROPERTY_GETTER(get_latest_handshake) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
-        return append_u64(reply, (uint64_t) cell_get_key_status(c->cell, link->public_key).last_handshake);
+        return bus_append_u64(reply, (uint64_t) cell_get_key_status(c->cell, link->public_key).last_handshake);
 }
 
-LINK_GETTER(get_rx_bytes) {
+BUS_PROPERTY_GETTER(get_rx_bytes) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
-        return append_u64(reply, cell_get_key_status(c->cell, link->public_key).rx_bytes);
+        return bus_append_u64(reply, cell_get_key_status(c->cell, link->public_key).rx_bytes);
 }
 
-LINK_GETTER(get_tx_bytes) {
+BUS_PROPERTY_GETTER(get_tx_bytes) {
         Context *c = userdata;
         LINK_OR_FAIL(c, path);
-        return append_u64(reply, cell_get_key_status(c->cell, link->public_key).tx_bytes);
+        return bus_append_u64(reply, cell_get_key_status(c->cell, link->public_key).tx_bytes);
 }
 
-LINK_GETTER(get_exit_offered) {
+BUS_PROPERTY_GETTER(get_exit_offered) {
         LINK_OR_FAIL(userdata, path);
-        return append_bool(reply, link->exit_offered);
+        return bus_append_bool(reply, link->exit_offered);
 }
 
-LINK_GETTER(get_remote_exit_offered) {
+BUS_PROPERTY_GETTER(get_remote_exit_offered) {
         LINK_OR_FAIL(userdata, path);
-        return append_bool(reply, link->remote_exit_offered);
+        return bus_append_bool(reply, link->remote_exit_offered);
 }
 
-LINK_GETTER(get_exit_relay_active) {
+BUS_PROPERTY_GETTER(get_exit_relay_active) {
         LINK_OR_FAIL(userdata, path);
-        return append_bool(reply, link->exit_relay_active);
+        return bus_append_bool(reply, link->exit_relay_active);
 }
 
-LINK_GETTER(get_remote_exit_relay_active) {
+BUS_PROPERTY_GETTER(get_remote_exit_relay_active) {
         LINK_OR_FAIL(userdata, path);
-        return append_bool(reply, link->remote_exit_relay_active);
+        return bus_append_bool(reply, link->remote_exit_relay_active);
 }
 
-LINK_GETTER(get_push_state) {
+BUS_PROPERTY_GETTER(get_push_state) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', push_state_to_string(link->push_state));
 }
 
-LINK_GETTER(get_last_push_at) {
+BUS_PROPERTY_GETTER(get_last_push_at) {
         LINK_OR_FAIL(userdata, path);
-        return append_u64(reply, (uint64_t) link->last_push_at);
+        return bus_append_u64(reply, (uint64_t) link->last_push_at);
 }
 
-LINK_GETTER(get_last_push_error) {
+BUS_PROPERTY_GETTER(get_last_push_error) {
         LINK_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', link->last_push_error ?: "");
 }
 
-LINK_GETTER(get_last_remote_update_at) {
+BUS_PROPERTY_GETTER(get_last_remote_update_at) {
         LINK_OR_FAIL(userdata, path);
-        return append_u64(reply, (uint64_t) link->last_remote_update_at);
+        return bus_append_u64(reply, (uint64_t) link->last_remote_update_at);
 }
 
 static int append_permissions(sd_bus_message *reply, GHashTable *table, const CellState *state, bool ours) {

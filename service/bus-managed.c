@@ -95,53 +95,46 @@ static int append_object(sd_bus *bus, sd_bus_message *reply, const char *path, c
         return sd_bus_message_close_container(reply);
 }
 
-static int append_links(Context *c, sd_bus_message *reply, sd_bus_error *error) {
-        const CellState *state = cell_get_state(c->cell);
+/* The links or the peers: each object's name sits at @name_offset. */
+typedef struct {
+        const GPtrArray *objects;
+        size_t name_offset;
+        char *(*path_of)(const char *name);
+        const char *interface;
+        const sd_bus_vtable *vtable;
+} ObjectKind;
 
-        for (guint i = 0; i < state->links->len; i++) {
-                const Link *link = state->links->pdata[i];
-                g_autofree char *path = bus_link_path(link->name);
+static int append_objects(Context *c, sd_bus_message *reply, const ObjectKind *kind, sd_bus_error *error) {
+        for (guint i = 0; i < kind->objects->len; i++) {
+                const void *object = kind->objects->pdata[i];
+                g_autofree char *path = kind->path_of(G_STRUCT_MEMBER(const char *, object, kind->name_offset));
                 int r;
 
-                /* The getters find the link without decoding the path again. */
-                bus_found_object_set(&c->found, path, link, cell_get_generation(c->cell));
-                r = append_object(c->bus, reply, path, BUS_LINK_INTERFACE, bus_link_vtable(), c, error);
+                /* The getters find the object without decoding the path again. */
+                bus_found_object_set(&c->found, path, object, cell_get_generation(c->cell));
+                r = append_object(c->bus, reply, path, kind->interface, kind->vtable, c, error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int append_peers(Context *c, sd_bus_message *reply, sd_bus_error *error) {
-        const CellState *state = cell_get_state(c->cell);
-
-        for (guint i = 0; i < state->peers->len; i++) {
-                const Peer *peer = state->peers->pdata[i];
-                g_autofree char *path = bus_peer_path(peer->name);
-                int r;
-
-                bus_found_object_set(&c->found, path, peer, cell_get_generation(c->cell));
-                r = append_object(c->bus, reply, path, BUS_PEER_INTERFACE, bus_peer_vtable(), c, error);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* Sees every message to /org/pic/Cell1 first; all but GetManagedObjects go
- * on to the vtables (returning 0). */
 static int build_reply(Context *c, sd_bus_message *reply, sd_bus_error *error) {
+        const CellState *state = cell_get_state(c->cell);
+        const ObjectKind kinds[] = {
+                { state->links, G_STRUCT_OFFSET(Link, name), bus_link_path, BUS_LINK_INTERFACE, bus_link_vtable() },
+                { state->peers, G_STRUCT_OFFSET(Peer, name), bus_peer_path, BUS_PEER_INTERFACE, bus_peer_vtable() },
+        };
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
         if (r < 0)
                 return r;
-        r = append_links(c, reply, error);
-        if (r < 0)
-                return r;
-        r = append_peers(c, reply, error);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++) {
+                r = append_objects(c, reply, &kinds[i], error);
+                if (r < 0)
+                        return r;
+        }
         return sd_bus_message_close_container(reply);
 }
 

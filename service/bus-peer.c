@@ -48,80 +48,66 @@ static int peer_enumerate(sd_bus *bus, const char *path, void *userdata, char **
 }
 
 /* One getter a property, each appending its value directly: GetManagedObjects
- * calls them ten thousand times for a thousand peers. */
-#define PEER_GETTER(function)                                                                          \
-        static int function(sd_bus *bus, const char *path, const char *interface, const char *property, \
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
-
+ * calls them for every property of every peer. */
 #define PEER_OR_FAIL(c, path)                                   \
         const Peer *peer = peer_from_path((c), (path));         \
         if (!peer)                                              \
                 return -ENOENT
 
-static int append_bool(sd_bus_message *reply, bool value) {
-        int b = value;
-
-        return sd_bus_message_append_basic(reply, 'b', &b);
-}
-
-static int append_u64(sd_bus_message *reply, uint64_t value) {
-        return sd_bus_message_append_basic(reply, 't', &value);
-}
-
-PEER_GETTER(get_name) {
+BUS_PROPERTY_GETTER(get_name) {
         PEER_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', peer->name);
 }
 
-PEER_GETTER(get_address) {
+BUS_PROPERTY_GETTER(get_address) {
         PEER_OR_FAIL(userdata, path);
         g_autofree char *text = netaddr_format_address(peer->address);
         return sd_bus_message_append_basic(reply, 's', text);
 }
 
-PEER_GETTER(get_public_key) {
+BUS_PROPERTY_GETTER(get_public_key) {
         PEER_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', peer->public_key);
 }
 
-PEER_GETTER(get_full_tunnel) {
+BUS_PROPERTY_GETTER(get_full_tunnel) {
         PEER_OR_FAIL(userdata, path);
-        return append_bool(reply, peer->full_tunnel);
+        return bus_append_bool(reply, peer->full_tunnel);
 }
 
-PEER_GETTER(get_route_via) {
+BUS_PROPERTY_GETTER(get_route_via) {
         PEER_OR_FAIL(userdata, path);
         return sd_bus_message_append_basic(reply, 's', peer->route_via);
 }
 
-PEER_GETTER(get_route_via_active) {
+BUS_PROPERTY_GETTER(get_route_via_active) {
         Context *c = userdata;
         PEER_OR_FAIL(c, path);
-        return append_bool(reply, cell_peer_route_via_active(c->cell, peer));
+        return bus_append_bool(reply, cell_peer_route_via_active(c->cell, peer));
 }
 
-PEER_GETTER(get_connected) {
+BUS_PROPERTY_GETTER(get_connected) {
         Context *c = userdata;
         PEER_OR_FAIL(c, path);
-        return append_bool(reply, cell_get_key_status(c->cell, peer->public_key).connected);
+        return bus_append_bool(reply, cell_get_key_status(c->cell, peer->public_key).connected);
 }
 
-PEER_GETTER(get_latest_handshake) {
+BUS_PROPERTY_GETTER(get_latest_handshake) {
         Context *c = userdata;
         PEER_OR_FAIL(c, path);
-        return append_u64(reply, (uint64_t) cell_get_key_status(c->cell, peer->public_key).last_handshake);
+        return bus_append_u64(reply, (uint64_t) cell_get_key_status(c->cell, peer->public_key).last_handshake);
 }
 
-PEER_GETTER(get_rx_bytes) {
+BUS_PROPERTY_GETTER(get_rx_bytes) {
         Context *c = userdata;
         PEER_OR_FAIL(c, path);
-        return append_u64(reply, cell_get_key_status(c->cell, peer->public_key).rx_bytes);
+        return bus_append_u64(reply, cell_get_key_status(c->cell, peer->public_key).rx_bytes);
 }
 
-PEER_GETTER(get_tx_bytes) {
+BUS_PROPERTY_GETTER(get_tx_bytes) {
         Context *c = userdata;
         PEER_OR_FAIL(c, path);
-        return append_u64(reply, cell_get_key_status(c->cell, peer->public_key).tx_bytes);
+        return bus_append_u64(reply, cell_get_key_status(c->cell, peer->public_key).tx_bytes);
 }
 
 static int method_set_route_via(sd_bus_message *message, void *userdata, sd_bus_error *error) {

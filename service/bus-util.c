@@ -94,3 +94,13 @@ void bus_found_object_clear(BusFoundObject *found) {
         g_clear_pointer(&found->path, g_free);
         found->object = NULL;
 }
+
+int bus_append_bool(sd_bus_message *reply, bool value) {
+        int b = value;
+
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+int bus_append_u64(sd_bus_message *reply, uint64_t value) {
+        return sd_bus_message_append_basic(reply, 't', &value);
+}

@@ -1,6 +1,7 @@
 /* bus-util.h: small helpers shared by the D-Bus faces. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <glib.h>
@@ -26,6 +27,15 @@ void bus_found_object_set(BusFoundObject *found, const char *path, const void *o
 /* The object kept for @path in model @generation, or NULL. */
 const void *bus_found_object_get(const BusFoundObject *found, const char *path, uint64_t generation);
 void bus_found_object_clear(BusFoundObject *found);
+
+/* A property getter for a vtable: one per property, appending its value
+ * with sd_bus_message_append_basic() or the helpers below. */
+#define BUS_PROPERTY_GETTER(function)                                                                  \
+        static int function(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error)
+
+int bus_append_bool(sd_bus_message *reply, bool value);
+int bus_append_u64(sd_bus_message *reply, uint64_t value);
 
 /* Sets @ret_error from @error (PIC_ERROR codes become our D-Bus errors) and
  * returns the negative errno sd-bus expects from a handler. */

@@ -177,6 +177,30 @@ expect_dbus_error() {
 
 # --- the end ---
 
+# show_build_catalogue MO-FILE LANG: makes the programs of this run find the
+# build's catalogue for LANG. They look for it only in LOCALEDIR, compiled in
+# (the install prefix); lab-run gives the script a mount namespace of its own,
+# so a read-only overlay there shows the catalogue in LOCALEDIR, on top of
+# whatever the directory holds, to this run only; cells made afterwards
+# inherit it. The stage lives in lab-run's private /run and goes with it.
+show_build_catalogue() {
+        local catalogue=$1 lang=$2 localedir dir rel stage
+        localedir=$(sed -n 's/^#define LOCALEDIR "\(.*\)"$/\1/p' "$PIC_BUILD_DIR/config.h")
+        [[ $localedir == /?* ]] || { echo "no LOCALEDIR in $PIC_BUILD_DIR/config.h" >&2; return 1; }
+        # With the default prefix LOCALEDIR may not exist yet: the overlay then
+        # goes on the nearest directory that does.
+        dir=$localedir
+        while [[ ! -d $dir ]]; do
+                dir=${dir%/*}
+        done
+        [[ -n $dir && $dir != / ]] || { echo "no directory to show $localedir in" >&2; return 1; }
+        rel=${localedir#"$dir"}
+        stage=$(mktemp -d /run/pic-catalogue.XXXXXX)
+        mkdir -p "$stage$rel/$lang/LC_MESSAGES"
+        cp "$catalogue" "$stage$rel/$lang/LC_MESSAGES/"
+        mount -t overlay overlay -o "ro,lowerdir=$stage:$dir" "$dir"
+}
+
 _lib_finish() {
         local status=$?
         trap - EXIT

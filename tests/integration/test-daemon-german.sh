@@ -14,29 +14,7 @@ if [[ ! -f $catalogue ]]; then
         exit 0
 fi
 
-# The binaries look for their catalogue only in LOCALEDIR, compiled in (the
-# install prefix). lab-run gives this script a mount namespace of its own, so a
-# read-only overlay there shows the build's catalogue in LOCALEDIR, on top of
-# whatever the directory holds, to this run only; the cells, made afterwards,
-# inherit it. The stage lives in lab-run's private /run and goes with it.
-show_build_catalogue() {
-        local localedir dir rel stage
-        localedir=$(sed -n 's/^#define LOCALEDIR "\(.*\)"$/\1/p' "$PIC_BUILD_DIR/config.h")
-        [[ $localedir == /?* ]] || { echo "no LOCALEDIR in $PIC_BUILD_DIR/config.h" >&2; return 1; }
-        # With the default prefix LOCALEDIR may not exist yet: the overlay then
-        # goes on the nearest directory that does.
-        dir=$localedir
-        while [[ ! -d $dir ]]; do
-                dir=${dir%/*}
-        done
-        [[ -n $dir && $dir != / ]] || { echo "no directory to show $localedir in" >&2; return 1; }
-        rel=${localedir#"$dir"}
-        stage=$(mktemp -d /run/pic-catalogue.XXXXXX)
-        mkdir -p "$stage$rel/de/LC_MESSAGES"
-        cp "$catalogue" "$stage$rel/de/LC_MESSAGES/"
-        mount -t overlay overlay -o "ro,lowerdir=$stage:$dir" "$dir"
-}
-show_build_catalogue
+show_build_catalogue "$catalogue" de
 
 # glibc ignores LANGUAGE in the C locale; C.UTF-8 comes with every Debian
 # (libc-bin), so no locale has to be generated. The cells' bus hands its
