@@ -12,3 +12,8 @@
  * NetworkManager and reuses its answer for a few seconds. Errors:
  * PIC_ERROR_FAILED telling the admin to set Endpoint. */
 bool endpoint_detect_host(char **ret_host, GError **error);
+
+/* Where the NetworkManager module (libpic-celld-nm.so) is looked for, instead
+ * of MODULEDIR: for tests running from the build tree. Call before the first
+ * endpoint_detect_host(). */
+void endpoint_set_module_dir(const char *dir);

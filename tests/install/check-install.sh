@@ -43,7 +43,11 @@ step "meson install --destdir" meson install -C "$tmp/build" --destdir "$tmp/roo
 
 # Every file and symbolic link; directories follow from them.
 (cd "$tmp/root" && find . -mindepth 1 ! -type d -printf '/%P\n') | sort >"$tmp/actual"
-grep -v -e '^#' -e '^[[:space:]]*$' "$expected" | sort >"$tmp/expected"
+# @LIBDIR@: the build's libdir, which depends on the architecture (Debian's
+# lib/x86_64-linux-gnu, say).
+libdir=$(meson introspect "$tmp/build" --buildoptions |
+        python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "libdir"))')
+grep -v -e '^#' -e '^[[:space:]]*$' "$expected" | sed "s|@LIBDIR@|/usr/$libdir|" | sort >"$tmp/expected"
 if out=$(diff -u --label expected-files.txt --label installed "$tmp/expected" "$tmp/actual"); then
         ok "the DESTDIR install holds exactly the $(wc -l <"$tmp/expected") expected files"
 else

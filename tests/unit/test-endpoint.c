@@ -472,6 +472,9 @@ Suite *unit_suite(void) {
         Suite *s = suite_create("endpoint");
         TCase *tc = tcase_create("detect");
 
+        /* NetworkManager is asked through the module built next to pic-celld. */
+        endpoint_set_module_dir(SERVICE_BUILD_DIR);
+
         tcase_add_test(tc, test_no_bus_host_network);
         tcase_add_loop_test(tc, test_scenario, 0, G_N_ELEMENTS(scenarios));
         tcase_add_test(tc, test_hung_bus);
