@@ -8,6 +8,7 @@
 #include "bus-link.h"
 #include "bus-peer.h"
 #include "bus-util.h"
+#include "text-quote.h"
 #include "i18n.h"
 #include "netaddr.h"
 #include "pic-error.h"
@@ -146,9 +147,14 @@ static int read_string_dict(sd_bus_message *message, const char *const *known, c
                         return r;
                 if (!g_strv_contains(known, key)) {
                         g_autofree char *list = g_strjoinv(", ", (char **) known);
+                        g_autofree char *quoted = text_quote(key, BUS_QUOTE_MAX);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 _("%s: unknown key '%.64s'; known keys: %s"), what, key, list);
+                                                 _("%s: unknown key '%s'; known keys: %s"), what, quoted, list);
                 }
+                /* Known keys only, each once: so the limit counts entries. */
+                if (g_hash_table_contains(table, key))
+                        return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
+                                                 _("%s: '%s' is given more than once"), what, key);
                 if (g_hash_table_size(table) >= BUS_MAX_DICT_ENTRIES)
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
                                                  _("%s: too many entries"), what);
@@ -238,14 +244,18 @@ static int method_set_service(sd_bus_message *message, void *userdata, sd_bus_er
                         return r;
                 if (r == 0)
                         break;
-                if (ports->len >= CELL_STATE_MAX_PORTS)
+                if (ports->len >= CELL_STATE_MAX_PORTS) {
+                        g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 _("ports: more than %d ports for service '%.64s'"),
-                                                 CELL_STATE_MAX_PORTS, name);
-                if (strlen(protocol) >= sizeof(port.protocol))
+                                                 _("ports: more than %d ports for service '%s'"),
+                                                 CELL_STATE_MAX_PORTS, quoted);
+                }
+                if (strlen(protocol) >= sizeof(port.protocol)) {
+                        g_autofree char *quoted = text_quote(protocol, 16);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 _("ports[%u]: protocol '%.16s' is neither 'tcp' nor 'udp'"),
-                                                 ports->len, protocol);
+                                                 _("ports[%u]: protocol '%s' is neither 'tcp' nor 'udp'"),
+                                                 ports->len, quoted);
+                }
                 g_strlcpy(port.protocol, protocol, sizeof(port.protocol));
                 g_array_append_val(ports, port);
         }
@@ -276,9 +286,11 @@ static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_service(cell_get_state(c->cell), name))
+        if (!cell_state_find_service(cell_get_state(c->cell), name)) {
+                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no service named '%.64s'"), name);
+                                         _("This cell has no service named '%s'"), quoted);
+        }
 
         r = polkit_verify_async(c->polkit, message, ACTION_CONFIGURE, error);
         if (r < 0)
@@ -316,9 +328,11 @@ static int method_create_invite(sd_bus_message *message, void *userdata, sd_bus_
                 r = sd_bus_message_read(message, "s", &key);
                 if (r < 0)
                         return r;
-                if (!g_str_equal(key, "ttl"))
+                if (!g_str_equal(key, "ttl")) {
+                        g_autofree char *quoted = text_quote(key, BUS_QUOTE_MAX);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 _("options: unknown key '%.64s'; known keys: ttl"), key);
+                                                 _("options: unknown key '%s'; known keys: ttl"), quoted);
+                }
                 r = sd_bus_message_peek_type(message, &type, &contents);
                 if (r < 0)
                         return r;
@@ -386,9 +400,11 @@ static int method_remove_link(sd_bus_message *message, void *userdata, sd_bus_er
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_link(cell_get_state(c->cell), name))
+        if (!cell_state_find_link(cell_get_state(c->cell), name)) {
+                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no link to a cell named '%.64s'"), name);
+                                         _("This cell has no link to a cell named '%s'"), quoted);
+        }
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
         if (r < 0)
@@ -449,10 +465,12 @@ static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error
                         if (r < 0)
                                 return r;
                         options.full_tunnel = value != 0;
-                } else
+                } else {
+                        g_autofree char *quoted = text_quote(option, BUS_QUOTE_MAX);
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
-                                                 _("options: '%.64s' of type '%s' is not an option; known: "
-                                                   "public_key (s), full_tunnel (b)"), option, contents);
+                                                 _("options: '%s' of type '%s' is not an option; known: "
+                                                   "public_key (s), full_tunnel (b)"), quoted, contents);
+                }
                 r = sd_bus_message_exit_container(message);
                 if (r < 0)
                         return r;
@@ -487,9 +505,11 @@ static int method_remove_peer(sd_bus_message *message, void *userdata, sd_bus_er
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_peer(cell_get_state(c->cell), name))
+        if (!cell_state_find_peer(cell_get_state(c->cell), name)) {
+                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
                 return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no peer named '%.64s'"), name);
+                                         _("This cell has no peer named '%s'"), quoted);
+        }
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
         if (r < 0)

@@ -9,6 +9,7 @@
 #include "i18n.h"
 #include "netaddr.h"
 #include "probe.h"
+#include "text-quote.h"
 
 #define ACTION_MANAGE_LINKS "org.pic.cell1.manage-links"
 
@@ -206,6 +207,7 @@ static int method_set_permissions(sd_bus_message *message, void *userdata, sd_bu
         g_autoptr(GHashTable) inbound = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_autoptr(GError) e = NULL;
         g_autofree char *name = NULL;
+        unsigned entries = 0;
         bool changes;
         int r;
 
@@ -225,12 +227,17 @@ static int method_set_permissions(sd_bus_message *message, void *userdata, sd_bu
                         return r;
                 if (r == 0)
                         break;
-                if (g_hash_table_size(inbound) >= CELL_STATE_MAX_SERVICES)
+                if (++entries > CELL_STATE_MAX_SERVICES)
                         return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
                                                  _("inbound: more than %d entries"), CELL_STATE_MAX_SERVICES);
                 r = bus_check_string(service, "inbound", error);
                 if (r < 0)
                         return r;
+                if (g_hash_table_contains(inbound, service)) {
+                        g_autofree char *quoted = text_quote(service, BUS_QUOTE_MAX);
+                        return sd_bus_error_setf(error, "org.pic.Cell1.Error.InvalidArgument",
+                                                 _("inbound: '%s' is given more than once"), quoted);
+                }
                 g_hash_table_replace(inbound, g_strdup(service), GINT_TO_POINTER(shared != 0));
         }
         r = sd_bus_message_exit_container(message);

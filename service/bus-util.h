@@ -11,6 +11,7 @@
 #define BUS_INTERFACE "org.pic.Cell1"
 #define BUS_MAX_STRING 4096     /* bytes of any one string argument */
 #define BUS_MAX_DICT_ENTRIES 32 /* options and settings dictionaries */
+#define BUS_QUOTE_MAX 64        /* bytes of a caller's value an error message quotes */
 
 /* The model object a fallback vtable's find callback resolved for @path.
  * sd-bus calls the find callback once per object and message and then every

@@ -15,6 +15,7 @@
 #include "pairing.h"
 #include "pic-error.h"
 #include "private-key.h"
+#include "text-quote.h"
 
 typedef struct {
         CellListener listener;
@@ -54,6 +55,8 @@ static void departure_free(Departure *d) {
         g_free(d);
 }
 
+/* Bytes of a name an error message quotes: names come from callers. */
+#define NAME_QUOTE_MAX 64
 #define RECONCILE_RETRY_MIN_MS 500
 #define RECONCILE_RETRY_MAX_MS 30000
 
@@ -736,8 +739,9 @@ bool cell_remove_service(Cell *cell, const char *name, GError **error) {
         CellState *next;
 
         if (!cell_state_find_service(cell->state, name)) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no service named '%s'"), name);
+                            _("This cell has no service named '%s'"), quoted);
                 return false;
         }
 
@@ -1038,8 +1042,9 @@ static bool remove_link(Cell *cell, const char *name, bool tell_remote, GError *
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1175,8 +1180,9 @@ bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1226,8 +1232,9 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
         Link *link;
 
         if (!cell_state_find_link(cell->state, name)) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         if (!g_str_equal(invite->cell_name, name)) {
@@ -1266,8 +1273,9 @@ static bool validate_permissions(const Cell *cell, const char *name, GHashTable 
         bool changes = false;
 
         if (!link) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         g_hash_table_iter_init(&iter, inbound);
@@ -1275,9 +1283,10 @@ static bool validate_permissions(const Cell *cell, const char *name, GHashTable 
                 bool now = GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, key));
 
                 if (!cell_state_find_service(cell->state, key)) {
+                        g_autofree char *quoted = text_quote((const char *) key, NAME_QUOTE_MAX);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                     _("inbound: this cell has no service named '%s'; add it with SetService first"),
-                                    (const char *) key);
+                                    quoted);
                         return false;
                 }
                 if (now != (GPOINTER_TO_INT(value) != 0))
@@ -1321,8 +1330,9 @@ bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **
         CellState *next;
 
         if (!current) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         if (current->exit_offered == offered)
@@ -1369,8 +1379,9 @@ bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePer
         size_t n = 0;
 
         if (!current) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), name);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         if (remote->seq <= current->remote_seq) {
@@ -1483,8 +1494,9 @@ static bool validate_peer(const Cell *cell, const char *name, const PeerOptions 
                 return false;
         }
         if (cell_state_find_peer(cell->state, name)) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
-                            _("This cell already has a peer named '%s'; choose another name or remove it first"), name);
+                            _("This cell already has a peer named '%s'; choose another name or remove it first"), quoted);
                 return false;
         }
         if (cell->state->peers->len >= CELL_STATE_MAX_PEERS) {
@@ -1608,7 +1620,8 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
         CellState *next;
 
         if (!cell_state_find_peer(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), name);
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
                 return false;
         }
         next = cell_state_copy(cell->state);
@@ -1631,15 +1644,17 @@ bool cell_set_route_via_check(const Cell *cell, const char *name, const char *vi
         const Link *link;
 
         if (!cell_state_find_peer(cell->state, name)) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), name);
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
                 return false;
         }
         if (via[0] == '\0')
                 return true;
         link = cell_state_find_link(cell->state, via);
         if (!link) {
+                g_autofree char *quoted = text_quote(via, NAME_QUOTE_MAX);
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), via);
+                            _("This cell has no link to a cell named '%s'"), quoted);
                 return false;
         }
         if (!link->remote_exit_offered) {

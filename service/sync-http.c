@@ -20,6 +20,14 @@
  * before. */
 #define CONNECTION_DEADLINE (SYNC_HTTP_IDLE_TIMEOUT + 5)
 
+/* The head of a request (request line and headers) is looked at before
+ * libsoup reads it: libsoup keeps up to 64 KiB of head and then closes the
+ * connection without a word, and answers a request line it cannot read with
+ * an empty 400. A head that has not ended within this many bytes is answered
+ * with 431 here; one that fits is measured exactly against
+ * SYNC_HTTP_MAX_HEADERS once libsoup has parsed it. */
+#define HEAD_PEEK_MAX (2 * SYNC_HTTP_MAX_HEADERS)
+
 /* After a refusal the rest of what the client sent is read and dropped, up
  * to this much: closing a socket with unread data resets the connection, and
  * the client might then never see why it was refused. */
@@ -99,6 +107,13 @@ typedef struct {
         struct sockaddr_in local;
         guint deadline_id;
         GList link;                    /* in SyncHttpServer.connections */
+
+        /* Until the head is complete and libsoup takes the connection: */
+        GSocketConnection *pending;    /* our reference */
+        GSocketAddress *local_address;
+        GSocketAddress *remote_address;
+        GSource *head_source;
+        size_t head_seen;              /* bytes of head already looked at */
 } Connection;
 
 struct SyncHttpServer {
@@ -206,8 +221,24 @@ static Connection *lookup_connection(SyncHttpServer *server, SoupServerMessage *
         return NULL;
 }
 
+static void connection_stop_head_watch(Connection *c) {
+        if (c->head_source) {
+                g_source_destroy(c->head_source);
+                g_clear_pointer(&c->head_source, g_source_unref);
+        }
+        g_clear_object(&c->local_address);
+        g_clear_object(&c->remote_address);
+}
+
 static void connection_free(Connection *c) {
         g_clear_handle_id(&c->deadline_id, g_source_remove);
+        connection_stop_head_watch(c);
+        /* Only when the server goes away while a head is being read: the
+         * weak reference is gone by then. */
+        if (c->pending) {
+                g_io_stream_close(G_IO_STREAM(c->pending), NULL, NULL);
+                g_clear_object(&c->pending);
+        }
         g_free(c);
 }
 
@@ -285,18 +316,11 @@ static void on_refusal_written(GObject *source, GAsyncResult *result, gpointer u
                                   G_PRIORITY_DEFAULT, r->cancellable, on_refusal_drained, r);
 }
 
-/* Answers @msg with @status and {"error": @message} without reading any
- * more of the request: libsoup would otherwise read (and keep) the whole
- * body before answering. */
-static void refuse(SyncHttpServer *server, Connection *c, SoupServerMessage *msg, unsigned status,
-                   const char *message, const char *extra_headers) {
+/* Answers on @stream (taken over) with @status and {"error": @message}. */
+static void refuse_stream(SyncHttpServer *server, Connection *c, GIOStream *stream, unsigned status,
+                          const char *message, const char *extra_headers) {
         g_autofree char *json = error_json(message);
-        GIOStream *stream;
         Refusal *r;
-
-        stream = soup_server_message_steal_connection(msg);
-        if (!stream)
-                return;
 
         r = g_new0(Refusal, 1);
         r->stream = stream;
@@ -305,6 +329,17 @@ static void refuse(SyncHttpServer *server, Connection *c, SoupServerMessage *msg
         r->response = format_raw_response(status, json, extra_headers);
         g_output_stream_write_all_async(g_io_stream_get_output_stream(stream), r->response, strlen(r->response),
                                         G_PRIORITY_DEFAULT, r->cancellable, on_refusal_written, r);
+}
+
+/* Answers @msg with @status and {"error": @message} without reading any
+ * more of the request: libsoup would otherwise read (and keep) the whole
+ * body before answering. */
+static void refuse(SyncHttpServer *server, Connection *c, SoupServerMessage *msg, unsigned status,
+                   const char *message, const char *extra_headers) {
+        GIOStream *stream = soup_server_message_steal_connection(msg);
+
+        if (stream)
+                refuse_stream(server, c, stream, status, message, extra_headers);
 }
 
 static size_t request_header_size(SoupServerMessage *msg) {
@@ -508,6 +543,112 @@ static void refuse_socket(GSocket *socket) {
         g_socket_close(socket, NULL);
 }
 
+/* --- the head of a request, looked at before libsoup reads it --- */
+
+/* Whether @data holds the blank line that ends a head. Bare LF line ends
+ * count, as libsoup accepts them. */
+static bool head_complete(const char *data, size_t len) {
+        for (size_t i = 0; i + 1 < len; i++)
+                if (data[i] == '\n' &&
+                    (data[i + 1] == '\n' || (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n')))
+                        return true;
+        return false;
+}
+
+/* "METHOD target HTTP/1.x": anything else is not a request this server can
+ * read, and is answered here with a reason rather than by libsoup without one. */
+static bool request_line_valid(const char *head, size_t len) {
+        const char *end = memchr(head, '\n', len);
+        const char *p = head;
+        size_t n;
+
+        if (!end)
+                return false;
+        if (end > head && end[-1] == '\r')
+                end--;
+
+        for (n = 0; p < end && g_ascii_isupper(*p); p++)
+                n++;
+        if (n == 0 || n > 16 || p >= end || *p++ != ' ')
+                return false;
+        for (n = 0; p < end && (unsigned char) *p > ' ' && (unsigned char) *p < 0x7f; p++)
+                n++;
+        if (n == 0 || p >= end || *p++ != ' ')
+                return false;
+        return end - p == 8 && memcmp(p, "HTTP/1.", 7) == 0 && g_ascii_isdigit(p[7]);
+}
+
+/* Wakes the head watch only when more has arrived than was looked at:
+ * peeking leaves the bytes queued, which would otherwise keep the socket
+ * readable and the watch spinning. */
+static void set_receive_low_water(GSocket *socket, size_t bytes) {
+        (void) g_socket_set_option(socket, SOL_SOCKET, SO_RCVLOWAT, (gint) MIN(bytes, (size_t) G_MAXINT), NULL);
+}
+
+/* Ends the head watch; the connection goes away with the last reference. */
+static void head_close(Connection *c) {
+        g_autoptr(GSocketConnection) connection = g_steal_pointer(&c->pending);
+
+        connection_stop_head_watch(c);
+        g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+        /* @c is freed when @connection is released, on return. */
+}
+
+static void head_refuse(Connection *c, unsigned status, const char *message) {
+        GIOStream *stream = G_IO_STREAM(g_steal_pointer(&c->pending));
+
+        connection_stop_head_watch(c);
+        set_receive_low_water(c->socket, 1);
+        refuse_stream(c->server, c, stream, status, message, NULL);
+}
+
+static void head_hand_over(Connection *c) {
+        g_autoptr(GSocketConnection) connection = g_steal_pointer(&c->pending);
+        g_autoptr(GSocketAddress) local = g_steal_pointer(&c->local_address);
+        g_autoptr(GSocketAddress) remote = g_steal_pointer(&c->remote_address);
+        SyncHttpServer *server = c->server;
+
+        connection_stop_head_watch(c);
+        set_receive_low_water(c->socket, 1);
+        if (!soup_server_accept_iostream(server->soup, G_IO_STREAM(connection), local, remote, NULL))
+                g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+}
+
+static gboolean on_head_readable(GSocket *socket, GIOCondition condition, gpointer userdata) {
+        Connection *c = userdata;
+        g_autofree char *head = g_malloc(HEAD_PEEK_MAX + 1);
+        g_autofree char *message = NULL;
+        ssize_t n;
+
+        n = recv(g_socket_get_fd(socket), head, HEAD_PEEK_MAX + 1, MSG_PEEK | MSG_DONTWAIT);
+        /* Woken without anything new: the idle timeout of the socket, or
+         * the client closed (or the connection deadline shut the socket)
+         * before its head was complete. Nothing to answer. */
+        if (n <= 0 || (size_t) n <= c->head_seen) {
+                head_close(c);
+                return G_SOURCE_REMOVE;
+        }
+
+        if (head_complete(head, (size_t) n)) {
+                if (!request_line_valid(head, (size_t) n))
+                        head_refuse(c, 400, "malformed HTTP request: the first line must be 'POST <path> HTTP/1.1'");
+                else
+                        head_hand_over(c);
+                return G_SOURCE_REMOVE;
+        }
+
+        if ((size_t) n > HEAD_PEEK_MAX) {
+                message = g_strdup_printf("the request headers take more than %d bytes; the limit is %d bytes",
+                                          HEAD_PEEK_MAX, SYNC_HTTP_MAX_HEADERS);
+                head_refuse(c, 431, message);
+                return G_SOURCE_REMOVE;
+        }
+
+        c->head_seen = (size_t) n;
+        set_receive_low_water(socket, (size_t) n + 1);
+        return G_SOURCE_CONTINUE;
+}
+
 static void take_socket(SyncHttpServer *server, GSocket *socket) {
         g_autoptr(GSocketAddress) remote = NULL;
         g_autoptr(GSocketAddress) local = NULL;
@@ -544,9 +685,14 @@ static void take_socket(SyncHttpServer *server, GSocket *socket) {
 
         /* Our own accept loop rather than soup_server_listen_socket(): the
          * limits apply before libsoup reads a byte, and a connection over
-         * the cap never reaches it. */
-        if (!soup_server_accept_iostream(server->soup, G_IO_STREAM(connection), local, remote, NULL))
-                g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+         * the cap never reaches it. libsoup gets the connection once its
+         * head is complete. */
+        c->pending = g_steal_pointer(&connection);
+        c->local_address = g_steal_pointer(&local);
+        c->remote_address = g_steal_pointer(&remote);
+        c->head_source = g_socket_create_source(socket, G_IO_IN, NULL);
+        g_source_set_callback(c->head_source, G_SOURCE_FUNC(on_head_readable), c, NULL);
+        g_source_attach(c->head_source, g_main_context_get_thread_default());
 }
 
 static void start_accepting(SyncHttpServer *server);
