@@ -81,3 +81,28 @@ output_is() {
 output_empty() {
         [[ -z $("$@" 2>/dev/null) ]]
 }
+
+# cell_observable CELL: everything a caller or the kernel can see of the cell
+# but its traffic: every property of its objects (but the counters and
+# handshakes), its state file and its kernel side (tests/tools/cell-kernel).
+cell_observable() {
+        local cell=$1
+        cell_exec "$cell" busctl --system --json=short call org.pic.Cell1 /org/pic/Cell1 \
+                org.freedesktop.DBus.ObjectManager GetManagedObjects | python3 -c '
+import json, sys
+objs = json.load(sys.stdin)["data"][0]
+moving = {"LatestHandshake", "RxBytes", "TxBytes", "Connected"}
+for path in sorted(objs):
+    for iface in sorted(objs[path]):
+        for prop, v in sorted(objs[path][iface].items()):
+            if prop not in moving:
+                print(path, iface, prop, json.dumps(v["data"], sort_keys=True))'
+        cell_exec "$cell" cat "$(lab cell-dir "$cell")/state/state.json"
+        echo
+        cell_exec "$cell" "$PY" "$PIC_TOP/tests/tools/cell-kernel" snapshot | grep -v "^  peer .* endpoint"
+}
+
+# paired_and_connected CELL NAME: CELL's link to NAME is paired and its tunnel up.
+paired_and_connected() {
+        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
+}

@@ -11,22 +11,10 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 RAW_BUS=$PIC_TOP/tests/tools/raw-bus-call
-CELL_KERNEL=$PIC_TOP/tests/tools/cell-kernel
 
 lab up 2
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(invite_of b)"
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 check "a has a peer" cell_call a $cell org.pic.Cell1 AddPeer 'sa{sv}' phone 0
@@ -35,26 +23,9 @@ check "b's pushes to a are done" wait_until 10 output_is ok link_get b cella Pus
 link=$(link_path cellb)
 peer=/org/pic/Cell1/peer/phone
 pid=$(daemon_pid a)
-state_dir=$(lab cell-dir a)/state
 bus_log=$(lab cell-dir a)/log/bus.log
 
-# Everything a caller or the kernel can see of cell a, but its traffic.
-observable() {
-        cell_exec a busctl --system --json=short call org.pic.Cell1 $cell org.freedesktop.DBus.ObjectManager \
-                GetManagedObjects | python3 -c '
-import json, sys
-objs = json.load(sys.stdin)["data"][0]
-moving = {"LatestHandshake", "RxBytes", "TxBytes", "Connected"}
-for path in sorted(objs):
-    for iface in sorted(objs[path]):
-        for prop, v in sorted(objs[path][iface].items()):
-            if prop not in moving:
-                print(path, iface, prop, json.dumps(v["data"], sort_keys=True))'
-        cell_exec a cat "$state_dir/state.json"
-        echo
-        cell_exec a "$PY" "$CELL_KERNEL" snapshot | grep -v "^  peer .* endpoint"
-}
-before=$(observable)
+before=$(cell_observable a)
 name=$(cell_get a Name)
 
 # What is wrong with raw-bus-call's output on stdin, if anything, given the
@@ -216,7 +187,7 @@ rm -f "$timings"
 
 # --- afterwards ---
 
-assert_eq "$before" "$(observable)" "none of it changed a's objects, state file or kernel"
+assert_eq "$before" "$(cell_observable a)" "none of it changed a's objects, state file or kernel"
 assert_eq "$pid" "$(daemon_pid a)" "a's pic-celld is the same process (it never restarted)"
 assert_eq "0" "$(grep -cE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$bus_log" || true)" \
         "no sanitizer report from a's pic-celld"

@@ -18,9 +18,6 @@ import base64, json, sys
 t = sys.argv[1][5:]
 print(json.loads(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)))["pairing"][sys.argv[2]])' "$1" "$2"
 }
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 kernel_and_state() { # CELL: what must not change under attack
         cell_exec "$1" wg show wg0 peers
         cell_exec "$1" ip -4 route show proto 0xa7

@@ -13,9 +13,6 @@ a_lan=$(lab lan-addr a)
 b_lan=$(lab lan-addr b)
 inet=$(lab inet-addr)
 
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 peer_path() { python3 -c '
 import sys
 print("/org/pic/Cell1/peer/" + "".join(c if c.isalnum() else "_%02x" % ord(c) for c in sys.argv[1]))' "$1"; }

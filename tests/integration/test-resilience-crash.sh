@@ -11,14 +11,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 points=${PIC_CRASH_POINTS:-50}
 seed=${PIC_CRASH_SEED:-1}
 cell=/org/pic/Cell1
@@ -26,9 +18,6 @@ CRASH_POINTS=$PIC_TOP/tests/tools/crash-points
 CELL_KERNEL=$PIC_TOP/tests/tools/cell-kernel
 
 lab up 2
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(invite_of b)"
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 check "b offers its exit to a" cell_call b "$(link_path cella)" org.pic.Cell1.Link SetExitOffered b true
@@ -45,7 +34,6 @@ assert_contains "$out" "chain link_cellb" "and a chain flushed by hand"
 check "kill -9 of a" kill_daemon a KILL
 check "a comes back" cell_get a Name
 check "the restart repaired both" cell_exec a "$PY" "$CELL_KERNEL" check "$state_a"
-
 
 outbound_of_b() { # SERVICE: b's mirror of what a shares
         cell_exec b busctl --system --json=short get-property org.pic.Cell1 "$(link_path cella)" \

@@ -7,14 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 a_addr=10.77.1.1
 b_addr=10.77.2.1
@@ -28,9 +20,6 @@ a_lan=$(lab lan-addr a)
 state_a=$(lab cell-dir a)/state/state.json
 bus_log=$(lab cell-dir a)/log/bus.log
 
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 resolves_b() { # from a, through a's dnsmasq
         [[ $(cell_exec a dig +short +time=1 +tries=1 "@$a_addr" files.cellb.cell 2>/dev/null) == "$b_addr" ]]
 }

@@ -7,14 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 CELL_KERNEL=$PIC_TOP/tests/tools/cell-kernel
 
@@ -73,9 +65,6 @@ foreign() {
 before=$(foreign)
 diag "$(foreign | grep -c .) lines of the admin's state"
 
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "pic-celld starts on the first call" cell_get a Name
 assert_eq "$before" "$(foreign)" "after the start the admin's state is untouched"
 check "a route of the admin on wg0, protocol static" \

@@ -8,14 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 seconds=${PIC_LOAD_SECONDS:-20}
 clients=20
@@ -27,9 +19,6 @@ BUS_LOAD=$PIC_BUILD_DIR/tests/tools/bus-load
 # Services on a cell's bus inherit this from the bus.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
 lab up 2
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(invite_of b)"
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 

@@ -14,12 +14,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-if [[ -x /usr/bin/python3 ]]; then
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 b_addr=10.77.2.1
 dark=${PIC_OFFLINE_SECONDS:-15}
@@ -45,9 +39,6 @@ starts_before=$(grep -c 'ready on the bus' "$bus_log_a")
 faked() { grep -q "^FAKETIME_TIMESTAMP_FILE=" <(tr '\0' '\n' <"/proc/$(daemon_pid a)/environ"); }
 check "and runs with libfaketime" faked
 
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 shared_by_a() { # the services a shares with b, from a's state file
         python3 -c '
 import json, sys
@@ -71,7 +62,6 @@ check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(i
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 check "a shares files" share files true
 check "b sees it" wait_until 5 output_is files mirrored_by_b
-
 
 # --- a short outage of b's sync port, with a change made while a push waits ---
 # b drops its sync port; the push of the first change waits for an answer

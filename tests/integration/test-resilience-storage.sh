@@ -7,14 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
-# The system's python3 where there is one: a version manager's shim found
-# first on PATH costs 0.2 s a start, and the helpers start it often.
-PY=python3
-if [[ -x /usr/bin/python3 ]]; then
-        PY=/usr/bin/python3
-        python3() { /usr/bin/python3 "$@"; }
-fi
-
 cell=/org/pic/Cell1
 CELL_KERNEL=$PIC_TOP/tests/tools/cell-kernel
 
@@ -23,9 +15,6 @@ dir=$(lab cell-dir a)
 state_dir=$dir/state
 a_lan=$(lab lan-addr a)
 
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(invite_of b)"
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 check "a shares files with b" cell_call a "$(link_path cellb)" org.pic.Cell1.Link SetPermissions 'a{sb}' 1 files true

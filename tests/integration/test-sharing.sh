@@ -18,9 +18,6 @@ cell_exec a nft -f - <<<"$foreign"
 foreign_before=$(cell_exec a nft list table inet foreign)
 
 check "a imports b's invite" cell_call a $cell org.pic.Cell1 ImportInvite s "$(invite_of b)"
-paired_and_connected() {
-        [[ $(link_get "$1" "$2" Paired) == true && $(link_get "$1" "$2" Connected) == true ]]
-}
 check "the cells are linked" wait_until 10 paired_and_connected a cellb
 check "and b sees a" wait_until 10 paired_and_connected b cella
 
