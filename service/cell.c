@@ -1610,6 +1610,10 @@ bool cell_add_peer(Cell *cell, const char *name, const PeerOptions *options, cha
                 memset(config, 0, strlen(config));
                 return false;
         }
+        {
+                g_autofree char *text = netaddr_format_address(cell_state_find_peer(cell->state, name)->address);
+                log_peer(G_LOG_LEVEL_MESSAGE, name, "Peer %s added at %s", name, text);
+        }
         notify_peer(cell, name, 1, NULL);
         *ret_config = g_steal_pointer(&config);
         return true;
@@ -1636,6 +1640,7 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
         if (!commit(cell, next, error))
                 return false;
         g_hash_table_remove(cell->status, key);
+        log_peer(G_LOG_LEVEL_MESSAGE, name, "Peer %s removed", name);
         notify_peer(cell, name, -1, NULL);
         return true;
 }
@@ -1691,6 +1696,10 @@ bool cell_set_route_via(Cell *cell, const char *name, const char *via, GError **
         peer->route_via = g_strdup(via);
         if (!commit(cell, next, error))
                 return false;
+        if (via[0])
+                log_peer(G_LOG_LEVEL_MESSAGE, name, "Peer %s now leaves through %s", name, via);
+        else
+                log_peer(G_LOG_LEVEL_MESSAGE, name, "Peer %s now leaves through this cell", name);
         notify_peer(cell, name, 0, changed);
         return true;
 }

@@ -84,3 +84,9 @@ diag "CELL_ERROR=$(error_field)"
 check "the message repeats the error" journal_has CELL_LINK=cellb -- "$(error_field)"
 check_fails "no entry of another link is filed under cellb" journal_has CELL_LINK=cellb -- "cella confirmed"
 cell_exec b nft delete table inet journal_test
+
+# Road-warrior peers have their own field.
+check "a adds a peer" cell_call a /org/pic/Cell1 org.pic.Cell1 AddPeer 'sa{sv}' phone 0
+check "journalctl CELL_PEER=phone shows it" wait_until 10 journal_has CELL_PEER=phone -- "Peer phone added at"
+check "a removes the peer" cell_call a /org/pic/Cell1 org.pic.Cell1 RemovePeer s phone
+check "journalctl CELL_PEER=phone shows its removal" wait_until 10 journal_has CELL_PEER=phone -- "Peer phone removed"
