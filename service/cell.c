@@ -318,6 +318,29 @@ char *cell_get_endpoint(const Cell *cell, GError **error) {
         return g_strdup_printf("%s:%u", host, cell->config->listen_port);
 }
 
+/* The link to @name, or NULL with NotFound in @error. */
+static const Link *find_link_or_fail(const Cell *cell, const char *name, GError **error) {
+        const Link *link = cell_state_find_link(cell->state, name);
+
+        if (!link) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
+                            _("This cell has no link to a cell named '%s'"), quoted);
+        }
+        return link;
+}
+
+/* The peer named @name, or NULL with NotFound in @error. */
+static const Peer *find_peer_or_fail(const Cell *cell, const char *name, GError **error) {
+        const Peer *peer = cell_state_find_peer(cell->state, name);
+
+        if (!peer) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
+        }
+        return peer;
+}
+
 /* --- first start --- */
 
 static char *name_from_hostname(void) {
@@ -1041,12 +1064,8 @@ static bool remove_link(Cell *cell, const char *name, bool tell_remote, GError *
         CellState *next;
         Link *link;
 
-        if (!cell_state_find_link(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!find_link_or_fail(cell, name, error))
                 return false;
-        }
         next = cell_state_copy(cell->state);
         link = steal_link(next, name);
         key = g_strdup(link->public_key);
@@ -1179,12 +1198,8 @@ bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
         CellState *next;
         Link *link;
 
-        if (!cell_state_find_link(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!find_link_or_fail(cell, name, error))
                 return false;
-        }
         next = cell_state_copy(cell->state);
         link = cell_state_find_link(next, name);
         link->paired = true;
@@ -1231,12 +1246,8 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
         CellState *next;
         Link *link;
 
-        if (!cell_state_find_link(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!find_link_or_fail(cell, name, error))
                 return false;
-        }
         if (!g_str_equal(invite->cell_name, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
                             _("%s cannot rename itself to '%s' through an update; remove and link it again"),
@@ -1267,17 +1278,13 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
 
 static bool validate_permissions(const Cell *cell, const char *name, GHashTable *inbound, bool *ret_changes,
                                  GError **error) {
-        const Link *link = cell_state_find_link(cell->state, name);
+        const Link *link = find_link_or_fail(cell, name, error);
         GHashTableIter iter;
         gpointer key, value;
         bool changes = false;
 
-        if (!link) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!link)
                 return false;
-        }
         g_hash_table_iter_init(&iter, inbound);
         while (g_hash_table_iter_next(&iter, &key, &value)) {
                 bool now = GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, key));
@@ -1326,15 +1333,11 @@ bool cell_set_permissions(Cell *cell, const char *name, GHashTable *inbound, GEr
 
 bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **error) {
         static const char *const changed[] = { "ExitOffered", NULL };
-        const Link *current = cell_state_find_link(cell->state, name);
+        const Link *current = find_link_or_fail(cell, name, error);
         CellState *next;
 
-        if (!current) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!current)
                 return false;
-        }
         if (current->exit_offered == offered)
                 return true;
         next = cell_state_copy(cell->state);
@@ -1373,17 +1376,13 @@ static bool same_strings(const GPtrArray *a, const GPtrArray *b) {
 bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePermissions *remote, bool *ret_stale,
                                    GError **error) {
         const char *changed[6];
-        const Link *current = cell_state_find_link(cell->state, name);
+        const Link *current = find_link_or_fail(cell, name, error);
         CellState *next;
         Link *link;
         size_t n = 0;
 
-        if (!current) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        if (!current)
                 return false;
-        }
         if (remote->seq <= current->remote_seq) {
                 *ret_stale = true;
                 return true;
@@ -1623,11 +1622,8 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
         g_autofree char *key = NULL;
         CellState *next;
 
-        if (!cell_state_find_peer(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
+        if (!find_peer_or_fail(cell, name, error))
                 return false;
-        }
         next = cell_state_copy(cell->state);
         for (guint i = 0; i < next->peers->len; i++) {
                 Peer *peer = next->peers->pdata[i];
@@ -1648,20 +1644,13 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
 bool cell_set_route_via_check(const Cell *cell, const char *name, const char *via, GError **error) {
         const Link *link;
 
-        if (!cell_state_find_peer(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
+        if (!find_peer_or_fail(cell, name, error))
                 return false;
-        }
         if (via[0] == '\0')
                 return true;
-        link = cell_state_find_link(cell->state, via);
-        if (!link) {
-                g_autofree char *quoted = text_quote(via, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no link to a cell named '%s'"), quoted);
+        link = find_link_or_fail(cell, via, error);
+        if (!link)
                 return false;
-        }
         if (!link->remote_exit_offered) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_OFFERED,
                             _("%s does not offer to be an internet exit for this cell; its admin can offer it "
