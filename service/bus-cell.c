@@ -286,11 +286,8 @@ static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_service(cell_get_state(c->cell), name)) {
-                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
-                return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no service named '%s'"), quoted);
-        }
+        if (!cell_find_service(c->cell, name, &e))
+                return bus_error_from_gerror(error, e);
 
         r = polkit_verify_async(c->polkit, message, ACTION_CONFIGURE, error);
         if (r < 0)
@@ -400,11 +397,8 @@ static int method_remove_link(sd_bus_message *message, void *userdata, sd_bus_er
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_link(cell_get_state(c->cell), name)) {
-                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
-                return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no link to a cell named '%s'"), quoted);
-        }
+        if (!cell_find_link(c->cell, name, &e))
+                return bus_error_from_gerror(error, e);
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
         if (r < 0)
@@ -505,11 +499,8 @@ static int method_remove_peer(sd_bus_message *message, void *userdata, sd_bus_er
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_state_find_peer(cell_get_state(c->cell), name)) {
-                g_autofree char *quoted = text_quote(name, BUS_QUOTE_MAX);
-                return sd_bus_error_setf(error, "org.pic.Cell1.Error.NotFound",
-                                         _("This cell has no peer named '%s'"), quoted);
-        }
+        if (!cell_find_peer(c->cell, name, &e))
+                return bus_error_from_gerror(error, e);
 
         r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
         if (r < 0)

@@ -318,8 +318,7 @@ char *cell_get_endpoint(const Cell *cell, GError **error) {
         return g_strdup_printf("%s:%u", host, cell->config->listen_port);
 }
 
-/* The link to @name, or NULL with NotFound in @error. */
-static const Link *find_link_or_fail(const Cell *cell, const char *name, GError **error) {
+const Link *cell_find_link(const Cell *cell, const char *name, GError **error) {
         const Link *link = cell_state_find_link(cell->state, name);
 
         if (!link) {
@@ -330,8 +329,7 @@ static const Link *find_link_or_fail(const Cell *cell, const char *name, GError 
         return link;
 }
 
-/* The peer named @name, or NULL with NotFound in @error. */
-static const Peer *find_peer_or_fail(const Cell *cell, const char *name, GError **error) {
+const Peer *cell_find_peer(const Cell *cell, const char *name, GError **error) {
         const Peer *peer = cell_state_find_peer(cell->state, name);
 
         if (!peer) {
@@ -339,6 +337,16 @@ static const Peer *find_peer_or_fail(const Cell *cell, const char *name, GError 
                 g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no peer named '%s'"), quoted);
         }
         return peer;
+}
+
+const Service *cell_find_service(const Cell *cell, const char *name, GError **error) {
+        const Service *service = cell_state_find_service(cell->state, name);
+
+        if (!service) {
+                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND, _("This cell has no service named '%s'"), quoted);
+        }
+        return service;
 }
 
 /* --- first start --- */
@@ -761,12 +769,8 @@ bool cell_remove_service(Cell *cell, const char *name, GError **error) {
         g_autoptr(GPtrArray) touched = g_ptr_array_new_with_free_func(g_free);
         CellState *next;
 
-        if (!cell_state_find_service(cell->state, name)) {
-                g_autofree char *quoted = text_quote(name, NAME_QUOTE_MAX);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_NOT_FOUND,
-                            _("This cell has no service named '%s'"), quoted);
+        if (!cell_find_service(cell, name, error))
                 return false;
-        }
 
         next = cell_state_copy(cell->state);
         for (guint i = 0; i < next->services->len; i++) {
@@ -1064,7 +1068,7 @@ static bool remove_link(Cell *cell, const char *name, bool tell_remote, GError *
         CellState *next;
         Link *link;
 
-        if (!find_link_or_fail(cell, name, error))
+        if (!cell_find_link(cell, name, error))
                 return false;
         next = cell_state_copy(cell->state);
         link = steal_link(next, name);
@@ -1198,7 +1202,7 @@ bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
         CellState *next;
         Link *link;
 
-        if (!find_link_or_fail(cell, name, error))
+        if (!cell_find_link(cell, name, error))
                 return false;
         next = cell_state_copy(cell->state);
         link = cell_state_find_link(next, name);
@@ -1246,7 +1250,7 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
         CellState *next;
         Link *link;
 
-        if (!find_link_or_fail(cell, name, error))
+        if (!cell_find_link(cell, name, error))
                 return false;
         if (!g_str_equal(invite->cell_name, name)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_CONFLICT,
@@ -1278,7 +1282,7 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
 
 static bool validate_permissions(const Cell *cell, const char *name, GHashTable *inbound, bool *ret_changes,
                                  GError **error) {
-        const Link *link = find_link_or_fail(cell, name, error);
+        const Link *link = cell_find_link(cell, name, error);
         GHashTableIter iter;
         gpointer key, value;
         bool changes = false;
@@ -1333,7 +1337,7 @@ bool cell_set_permissions(Cell *cell, const char *name, GHashTable *inbound, GEr
 
 bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **error) {
         static const char *const changed[] = { "ExitOffered", NULL };
-        const Link *current = find_link_or_fail(cell, name, error);
+        const Link *current = cell_find_link(cell, name, error);
         CellState *next;
 
         if (!current)
@@ -1376,7 +1380,7 @@ static bool same_strings(const GPtrArray *a, const GPtrArray *b) {
 bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePermissions *remote, bool *ret_stale,
                                    GError **error) {
         const char *changed[6];
-        const Link *current = find_link_or_fail(cell, name, error);
+        const Link *current = cell_find_link(cell, name, error);
         CellState *next;
         Link *link;
         size_t n = 0;
@@ -1622,7 +1626,7 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
         g_autofree char *key = NULL;
         CellState *next;
 
-        if (!find_peer_or_fail(cell, name, error))
+        if (!cell_find_peer(cell, name, error))
                 return false;
         next = cell_state_copy(cell->state);
         for (guint i = 0; i < next->peers->len; i++) {
@@ -1644,11 +1648,11 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
 bool cell_set_route_via_check(const Cell *cell, const char *name, const char *via, GError **error) {
         const Link *link;
 
-        if (!find_peer_or_fail(cell, name, error))
+        if (!cell_find_peer(cell, name, error))
                 return false;
         if (via[0] == '\0')
                 return true;
-        link = find_link_or_fail(cell, via, error);
+        link = cell_find_link(cell, via, error);
         if (!link)
                 return false;
         if (!link->remote_exit_offered) {

@@ -63,6 +63,11 @@ void cell_add_listener(Cell *cell, const CellListener *listener, void *userdata)
 void cell_start(Cell *cell, Reconciler *reconciler);
 
 const CellState *cell_get_state(const Cell *cell);
+/* The link to the cell @name, the peer or the service named @name; or NULL
+ * with PIC_ERROR_NOT_FOUND naming it in @error. */
+const Link *cell_find_link(const Cell *cell, const char *name, GError **error);
+const Peer *cell_find_peer(const Cell *cell, const char *name, GError **error);
+const Service *cell_find_service(const Cell *cell, const char *name, GError **error);
 /* Changes whenever the model is replaced; pointers into an older one are invalid. */
 uint64_t cell_get_generation(const Cell *cell);
 const DaemonConfig *cell_get_config(const Cell *cell);
