@@ -277,8 +277,11 @@ static int method_set_service(sd_bus_message *message, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Context *c = userdata;
+/* RemoveService, RemoveLink, RemovePeer: one name, refused at once when
+ * nothing has it, before polkit is asked; @exists says why in its error. */
+static int method_remove_named(sd_bus_message *message, Context *c, const char *action,
+                               bool (*exists)(const Cell *, const char *, GError **),
+                               bool (*remove)(Cell *, const char *, GError **), sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
         const char *name;
         int r;
@@ -286,18 +289,26 @@ static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        if (!cell_find_service(c->cell, name, &e))
+        if (!exists(c->cell, name, &e))
                 return bus_error_from_gerror(error, e);
 
-        r = polkit_verify_async(c->polkit, message, ACTION_CONFIGURE, error);
+        r = polkit_verify_async(c->polkit, message, action, error);
         if (r < 0)
                 return r;
         if (r == 0)
                 return 1;
 
-        if (!cell_remove_service(c->cell, name, &e))
+        if (!remove(c->cell, name, &e))
                 return bus_error_from_gerror(error, e);
         return sd_bus_reply_method_return(message, NULL);
+}
+
+static bool service_exists(const Cell *cell, const char *name, GError **error) {
+        return cell_find_service(cell, name, error) != NULL;
+}
+
+static int method_remove_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_remove_named(message, userdata, ACTION_CONFIGURE, service_exists, cell_remove_service, error);
 }
 
 static int method_create_invite(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -388,27 +399,12 @@ static int method_import_invite(sd_bus_message *message, void *userdata, sd_bus_
         return sd_bus_reply_method_return(message, "o", path);
 }
 
+static bool link_exists(const Cell *cell, const char *name, GError **error) {
+        return cell_find_link(cell, name, error) != NULL;
+}
+
 static int method_remove_link(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Context *c = userdata;
-        g_autoptr(GError) e = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        if (!cell_find_link(c->cell, name, &e))
-                return bus_error_from_gerror(error, e);
-
-        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_LINKS, error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1;
-
-        if (!cell_remove_link(c->cell, name, &e))
-                return bus_error_from_gerror(error, e);
-        return sd_bus_reply_method_return(message, NULL);
+        return method_remove_named(message, userdata, ACTION_MANAGE_LINKS, link_exists, cell_remove_link, error);
 }
 
 static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -490,27 +486,12 @@ static int method_add_peer(sd_bus_message *message, void *userdata, sd_bus_error
         return r;
 }
 
+static bool peer_exists(const Cell *cell, const char *name, GError **error) {
+        return cell_find_peer(cell, name, error) != NULL;
+}
+
 static int method_remove_peer(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Context *c = userdata;
-        g_autoptr(GError) e = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        if (!cell_find_peer(c->cell, name, &e))
-                return bus_error_from_gerror(error, e);
-
-        r = polkit_verify_async(c->polkit, message, ACTION_MANAGE_PEERS, error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1;
-
-        if (!cell_remove_peer(c->cell, name, &e))
-                return bus_error_from_gerror(error, e);
-        return sd_bus_reply_method_return(message, NULL);
+        return method_remove_named(message, userdata, ACTION_MANAGE_PEERS, peer_exists, cell_remove_peer, error);
 }
 
 static const sd_bus_vtable cell_vtable[] = {
