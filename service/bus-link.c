@@ -298,7 +298,7 @@ typedef struct {
         Context *context;
         sd_bus_message *request;
         GCancellable *cancellable;
-        Link *link;               /* a copy: the link may change meanwhile */
+        Link *link;               /* held: the model replaces, never changes, a shared link */
         TunnelStatus status;
         unsigned pending;
         bool ping_ok, sync_ok, dns_ok;
@@ -310,7 +310,7 @@ static void diagnosis_free(Diagnosis *d) {
         g_cancellable_cancel(d->cancellable);
         g_object_unref(d->cancellable);
         sd_bus_message_unref(d->request);
-        link_free(d->link);
+        link_unref(d->link);
         g_free(d->ping_error);
         g_free(d->sync_error);
         g_free(d->dns_error);
@@ -449,15 +449,7 @@ static int method_diagnose(sd_bus_message *message, void *userdata, sd_bus_error
         d->request = sd_bus_message_ref(message);
         d->cancellable = g_cancellable_new();
         d->status = cell_get_link_status(c->cell, link->name);
-        d->link = link_new();
-        d->link->name = g_strdup(link->name);
-        d->link->domain = g_strdup(link->domain);
-        d->link->endpoint = g_strdup(link->endpoint);
-        d->link->tunnel_address = link->tunnel_address;
-        d->link->sync_port = link->sync_port;
-        d->link->paired = link->paired;
-        d->link->push_state = link->push_state;
-        d->link->last_push_error = g_strdup(link->last_push_error);
+        d->link = link_ref((Link *) link);
         d->pending = 3;
         g_ptr_array_add(c->diagnoses, d);
 

@@ -92,6 +92,7 @@ static void service_add_port(Service *service, const char *protocol, uint16_t po
 Link *link_new(void) {
         Link *link = g_new0(Link, 1);
 
+        link->ref_count = 1;
         link->sync_port = INVITE_DEFAULT_SYNC_PORT;
         link->inbound = permissions_new();
         link->outbound = permissions_new();
@@ -100,8 +101,13 @@ Link *link_new(void) {
         return link;
 }
 
-void link_free(Link *link) {
-        if (!link)
+Link *link_ref(Link *link) {
+        link->ref_count++;
+        return link;
+}
+
+void link_unref(Link *link) {
+        if (!link || --link->ref_count > 0)
                 return;
         g_free(link->name);
         g_free(link->domain);
@@ -122,14 +128,20 @@ void link_free(Link *link) {
 Peer *peer_new(void) {
         Peer *peer = g_new0(Peer, 1);
 
+        peer->ref_count = 1;
         /* Never NULL, so that readers can test route_via[0] for "direct". */
         peer->route_via = g_strdup("");
         peer->full_tunnel = true;
         return peer;
 }
 
-void peer_free(Peer *peer) {
-        if (!peer)
+Peer *peer_ref(Peer *peer) {
+        peer->ref_count++;
+        return peer;
+}
+
+void peer_unref(Peer *peer) {
+        if (!peer || --peer->ref_count > 0)
                 return;
         g_free(peer->name);
         g_free(peer->public_key);
@@ -157,17 +169,21 @@ static void cell_identity_clear(CellIdentity *cell) {
         g_clear_pointer(&cell->public_key, g_free);
 }
 
+static GHashTable *index_new(void) {
+        return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
 CellState *cell_state_new(void) {
         CellState *state = g_new0(CellState, 1);
 
         state->version = CELL_STATE_VERSION;
         state->services = g_ptr_array_new_with_free_func((GDestroyNotify) service_free);
-        state->links = g_ptr_array_new_with_free_func((GDestroyNotify) link_free);
-        state->peers = g_ptr_array_new_with_free_func((GDestroyNotify) peer_free);
+        state->links = g_ptr_array_new_with_free_func((GDestroyNotify) link_unref);
+        state->peers = g_ptr_array_new_with_free_func((GDestroyNotify) peer_unref);
         state->invites = g_ptr_array_new_with_free_func((GDestroyNotify) issued_invite_free);
-        state->link_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        state->link_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        state->peer_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        state->link_names = index_new();
+        state->link_keys = index_new();
+        state->peer_names = index_new();
         return state;
 }
 
@@ -185,7 +201,7 @@ void cell_state_free(CellState *state) {
         g_free(state);
 }
 
-/* ---- deep copy ---- */
+/* ---- copies ---- */
 
 static GHashTable *permissions_copy(GHashTable *source) {
         GHashTable *copy = permissions_new();
@@ -212,6 +228,7 @@ static Link *link_copy(const Link *link) {
         Link *copy = g_new0(Link, 1);
 
         *copy = *link;
+        copy->ref_count = 1;
         copy->name = g_strdup(link->name);
         copy->domain = g_strdup(link->domain);
         copy->public_key = g_strdup(link->public_key);
@@ -233,6 +250,7 @@ static Peer *peer_copy(const Peer *peer) {
         Peer *copy = g_new0(Peer, 1);
 
         *copy = *peer;
+        copy->ref_count = 1;
         copy->name = g_strdup(peer->name);
         copy->public_key = g_strdup(peer->public_key);
         copy->route_via = g_strdup(peer->route_via);
@@ -260,12 +278,20 @@ CellState *cell_state_copy(const CellState *state) {
         copy->cell.public_key = g_strdup(state->cell.public_key);
         for (guint i = 0; i < state->services->len; i++)
                 g_ptr_array_add(copy->services, service_copy(state->services->pdata[i]));
+        /* Links and peers are shared until one of the two states edits them. */
         for (guint i = 0; i < state->links->len; i++)
-                g_ptr_array_add(copy->links, link_copy(state->links->pdata[i]));
+                g_ptr_array_add(copy->links, link_ref(state->links->pdata[i]));
         for (guint i = 0; i < state->peers->len; i++)
-                g_ptr_array_add(copy->peers, peer_copy(state->peers->pdata[i]));
+                g_ptr_array_add(copy->peers, peer_ref(state->peers->pdata[i]));
         for (guint i = 0; i < state->invites->len; i++)
                 g_ptr_array_add(copy->invites, issued_invite_copy(state->invites->pdata[i]));
+        /* Same arrays, same positions: the caches hold for the copy too. */
+        g_hash_table_unref(copy->link_names);
+        g_hash_table_unref(copy->link_keys);
+        g_hash_table_unref(copy->peer_names);
+        copy->link_names = g_hash_table_ref(state->link_names);
+        copy->link_keys = g_hash_table_ref(state->link_keys);
+        copy->peer_names = g_hash_table_ref(state->peer_names);
         return copy;
 }
 
@@ -320,7 +346,7 @@ static const char *member_at(const void *item, size_t offset) {
         return G_STRUCT_MEMBER(const char *, item, offset);
 }
 
-static bool index_hit(GHashTable *index, const GPtrArray *array, size_t offset, const char *key, void **ret) {
+static bool index_hit(GHashTable *index, const GPtrArray *array, size_t offset, const char *key, guint *ret) {
         gpointer position;
         guint i;
 
@@ -329,38 +355,102 @@ static bool index_hit(GHashTable *index, const GPtrArray *array, size_t offset, 
         i = GPOINTER_TO_UINT(position);
         if (i >= array->len || g_strcmp0(member_at(array->pdata[i], offset), key) != 0)
                 return false;
-        *ret = array->pdata[i];
+        *ret = i;
         return true;
 }
 
-/* The element of @array whose string member at @offset is @key, through
- * @index (see CellState); the first one, as a scan would find it. */
-static void *find_indexed(GHashTable *index, const GPtrArray *array, size_t offset, const char *key) {
-        void *found;
+/* The position in @array of the element whose string member at @offset is
+ * @key, through *@index (see CellState); the first one, as a scan would find
+ * it. A copy of the state may share the index: a rebuild makes a new one.
+ * The caches are not part of the value of a state, so finding is "const". */
+static bool find_indexed(GHashTable *const *cache, const GPtrArray *array, size_t offset, const char *key,
+                         guint *ret) {
+        GHashTable **index = (GHashTable **) cache;
 
         if (!key)
-                return NULL;
-        if (index_hit(index, array, offset, key, &found))
-                return found;
-        g_hash_table_remove_all(index);
+                return false;
+        if (index_hit(*index, array, offset, key, ret))
+                return true;
+        g_hash_table_remove_all(*index);
         for (guint i = array->len; i-- > 0;) {
                 const char *member = member_at(array->pdata[i], offset);
                 if (member)
-                        g_hash_table_replace(index, g_strdup(member), GUINT_TO_POINTER(i));
+                        g_hash_table_replace(*index, g_strdup(member), GUINT_TO_POINTER(i));
         }
-        return index_hit(index, array, offset, key, &found) ? found : NULL;
+        return index_hit(*index, array, offset, key, ret);
 }
 
-Link *cell_state_find_link(const CellState *state, const char *name) {
-        return find_indexed(state->link_names, state->links, G_STRUCT_OFFSET(Link, name), name);
+static bool link_position(const CellState *state, const char *name, guint *ret) {
+        return find_indexed(&state->link_names, state->links, G_STRUCT_OFFSET(Link, name), name, ret);
 }
 
-Link *cell_state_find_link_by_key(const CellState *state, const char *public_key) {
-        return find_indexed(state->link_keys, state->links, G_STRUCT_OFFSET(Link, public_key), public_key);
+static bool link_key_position(const CellState *state, const char *public_key, guint *ret) {
+        return find_indexed(&state->link_keys, state->links, G_STRUCT_OFFSET(Link, public_key), public_key, ret);
 }
 
-Peer *cell_state_find_peer(const CellState *state, const char *name) {
-        return find_indexed(state->peer_names, state->peers, G_STRUCT_OFFSET(Peer, name), name);
+static bool peer_position(const CellState *state, const char *name, guint *ret) {
+        return find_indexed(&state->peer_names, state->peers, G_STRUCT_OFFSET(Peer, name), name, ret);
+}
+
+const Link *cell_state_find_link(const CellState *state, const char *name) {
+        guint i;
+
+        return link_position(state, name, &i) ? state->links->pdata[i] : NULL;
+}
+
+const Link *cell_state_find_link_by_key(const CellState *state, const char *public_key) {
+        guint i;
+
+        return link_key_position(state, public_key, &i) ? state->links->pdata[i] : NULL;
+}
+
+const Peer *cell_state_find_peer(const CellState *state, const char *name) {
+        guint i;
+
+        return peer_position(state, name, &i) ? state->peers->pdata[i] : NULL;
+}
+
+Link *cell_state_edit_link_at(CellState *state, guint i) {
+        Link *link;
+
+        g_assert(i < state->links->len);
+        link = state->links->pdata[i];
+        if (link->ref_count == 1)
+                return link;
+        /* Shared with another state: this one gets a copy of its own. */
+        state->links->pdata[i] = link_copy(link);
+        link_unref(link);
+        return state->links->pdata[i];
+}
+
+Peer *cell_state_edit_peer_at(CellState *state, guint i) {
+        Peer *peer;
+
+        g_assert(i < state->peers->len);
+        peer = state->peers->pdata[i];
+        if (peer->ref_count == 1)
+                return peer;
+        state->peers->pdata[i] = peer_copy(peer);
+        peer_unref(peer);
+        return state->peers->pdata[i];
+}
+
+Link *cell_state_edit_link(CellState *state, const char *name) {
+        guint i;
+
+        return link_position(state, name, &i) ? cell_state_edit_link_at(state, i) : NULL;
+}
+
+Link *cell_state_edit_link_by_key(CellState *state, const char *public_key) {
+        guint i;
+
+        return link_key_position(state, public_key, &i) ? cell_state_edit_link_at(state, i) : NULL;
+}
+
+Peer *cell_state_edit_peer(CellState *state, const char *name) {
+        guint i;
+
+        return peer_position(state, name, &i) ? cell_state_edit_peer_at(state, i) : NULL;
 }
 
 Service *cell_state_find_service(const CellState *state, const char *name) {
@@ -564,8 +654,6 @@ char *cell_state_to_json(const CellState *state) {
 /* ---- parsing helpers ---- */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Service, service_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Link, link_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Peer, peer_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(IssuedInvite, issued_invite_free)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CellIdentity, cell_identity_clear)
 

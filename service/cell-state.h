@@ -39,7 +39,11 @@ typedef struct {
         GArray *ports;      /* of ServicePort */
 } Service;
 
+/* Links and peers are shared between a state and its copies (see
+ * cell_state_copy()): change them only through cell_state_edit_*(). */
 typedef struct {
+        unsigned ref_count;
+
         /* what the remote's invite said */
         char *name;
         char *domain;
@@ -80,6 +84,7 @@ typedef struct {
 } Link;
 
 typedef struct {
+        unsigned ref_count;
         char *name;
         uint32_t address;
         char *public_key;
@@ -123,6 +128,10 @@ typedef struct {
 
 CellState *cell_state_new(void);
 void cell_state_free(CellState *state);
+/* A copy to change while @state stays as it is. Links and peers are not
+ * copied but shared until cell_state_edit_*() gives the copy one of its own,
+ * so a copy costs a pointer per entry, and an entry that is the same object
+ * in two states is unchanged between them. */
 CellState *cell_state_copy(const CellState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CellState, cell_state_free)
 
@@ -133,18 +142,29 @@ void cell_state_add_default_services(CellState *state);
 Service *service_new(const char *name, uint32_t address);
 void service_free(Service *service);
 Link *link_new(void);
-void link_free(Link *link);
+Link *link_ref(Link *link);
+void link_unref(Link *link);
 Peer *peer_new(void);
-void peer_free(Peer *peer);
+Peer *peer_ref(Peer *peer);
+void peer_unref(Peer *peer);
 IssuedInvite *issued_invite_new(void);
 void issued_invite_free(IssuedInvite *invite);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Link, link_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Peer, peer_unref)
 
 /* A link filled from an invite (its pairing kept for the push), permissions empty. */
 Link *link_new_from_invite(const Invite *invite, int64_t now);
 
-Link *cell_state_find_link(const CellState *state, const char *name);
-Link *cell_state_find_link_by_key(const CellState *state, const char *public_key);
-Peer *cell_state_find_peer(const CellState *state, const char *name);
+const Link *cell_state_find_link(const CellState *state, const char *name);
+const Link *cell_state_find_link_by_key(const CellState *state, const char *public_key);
+const Peer *cell_state_find_peer(const CellState *state, const char *name);
+/* The same, to be changed: an entry shared with another state is replaced by
+ * a copy first (the one at position @i for the *_at() forms). */
+Link *cell_state_edit_link(CellState *state, const char *name);
+Link *cell_state_edit_link_by_key(CellState *state, const char *public_key);
+Peer *cell_state_edit_peer(CellState *state, const char *name);
+Link *cell_state_edit_link_at(CellState *state, guint i);
+Peer *cell_state_edit_peer_at(CellState *state, guint i);
 Service *cell_state_find_service(const CellState *state, const char *name);
 IssuedInvite *cell_state_find_invite(const CellState *state, const char *id);
 /* Drops issued invites that expired before @now and were never used. */

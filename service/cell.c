@@ -51,7 +51,7 @@ typedef struct {
 static void departure_free(Departure *d) {
         if (d->timer)
                 g_source_remove(d->timer);
-        link_free(d->link);
+        link_unref(d->link);
         g_free(d);
 }
 
@@ -227,9 +227,18 @@ static void derive_exit_relay(CellState *next) {
                         g_hash_table_add(routed, peer->route_via);
         }
         for (guint i = 0; i < next->links->len; i++) {
-                Link *link = next->links->pdata[i];
-                link->exit_relay_active = link->remote_exit_offered && g_hash_table_contains(routed, link->name);
+                const Link *link = next->links->pdata[i];
+                bool active = link->remote_exit_offered && g_hash_table_contains(routed, link->name);
+
+                if (link->exit_relay_active != active)
+                        cell_state_edit_link_at(next, i)->exit_relay_active = active;
         }
+}
+
+/* True when @item is, unchanged, at position @i of @array too (a copy of
+ * the model shares what it did not change). */
+static bool same_entry(const GPtrArray *array, guint i, const void *item) {
+        return i < array->len && array->pdata[i] == item;
 }
 
 static void notify_derived_changes(Cell *cell, const CellState *before) {
@@ -239,7 +248,7 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
 
         for (guint i = 0; i < cell->state->links->len; i++) {
                 const Link *now = cell->state->links->pdata[i];
-                const Link *was = cell_state_find_link(before, now->name);
+                const Link *was = same_entry(before->links, i, now) ? now : cell_state_find_link(before, now->name);
 
                 if (was && was->exit_relay_active != now->exit_relay_active)
                         notify_link_changed(cell, now->name, link_changed);
@@ -272,15 +281,16 @@ static void mark_unpushed(const CellState *before, CellState *next) {
         sources_now = exit_sources_by_link(next);
         sources_was = exit_sources_by_link(before);
         for (guint i = 0; i < next->links->len; i++) {
-                Link *now = next->links->pdata[i];
-                const Link *was = cell_state_find_link(before, now->name);
+                const Link *now = next->links->pdata[i];
+                const Link *was = same_entry(before->links, i, now) ? now : cell_state_find_link(before, now->name);
 
-                if (!was || !now->paired)
+                if (!was || !now->paired || now->push_state == PUSH_STATE_PENDING)
                         continue;
-                if (!same_permissions(was->inbound, now->inbound) || was->exit_offered != now->exit_offered ||
-                    was->exit_relay_active != now->exit_relay_active ||
+                if ((was != now && (!same_permissions(was->inbound, now->inbound) ||
+                                    was->exit_offered != now->exit_offered ||
+                                    was->exit_relay_active != now->exit_relay_active)) ||
                     !g_str_equal(exit_sources_of(sources_now, now->name), exit_sources_of(sources_was, now->name)))
-                        now->push_state = PUSH_STATE_PENDING;
+                        cell_state_edit_link_at(next, i)->push_state = PUSH_STATE_PENDING;
         }
 }
 
@@ -782,9 +792,11 @@ bool cell_remove_service(Cell *cell, const char *name, GError **error) {
         }
         /* Withdrawn everywhere: no link keeps a permission for it. */
         for (guint i = 0; i < next->links->len; i++) {
-                Link *l = next->links->pdata[i];
-                if (g_hash_table_remove(l->inbound, name))
+                const Link *l = next->links->pdata[i];
+                if (g_hash_table_contains(l->inbound, name)) {
+                        g_hash_table_remove(cell_state_edit_link_at(next, i)->inbound, name);
                         g_ptr_array_add(touched, g_strdup(l->name));
+                }
         }
 
         if (!commit(cell, next, error))
@@ -1205,7 +1217,7 @@ bool cell_confirm_link(Cell *cell, const char *name, GError **error) {
         if (!cell_find_link(cell, name, error))
                 return false;
         next = cell_state_copy(cell->state);
-        link = cell_state_find_link(next, name);
+        link = cell_state_edit_link(next, name);
         link->paired = true;
         if (link->pairing_secret)
                 memset(link->pairing_secret, 0, strlen(link->pairing_secret));
@@ -1231,7 +1243,7 @@ void cell_record_push(Cell *cell, const char *name, PushState state, const char 
         if (!current)
                 return;
         next = cell_state_copy(cell->state);
-        link = cell_state_find_link(next, name);
+        link = cell_state_edit_link(next, name);
         link->push_state = state;
         link->last_push_at = g_get_real_time() / G_USEC_PER_SEC;
         g_free(link->last_push_error);
@@ -1262,7 +1274,7 @@ bool cell_apply_remote_update(Cell *cell, const char *name, const Invite *invite
                 return false;
 
         next = cell_state_copy(cell->state);
-        link = cell_state_find_link(next, name);
+        link = cell_state_edit_link(next, name);
         g_free(link->domain);
         link->domain = g_strdup(invite->domain);
         g_free(link->endpoint);
@@ -1325,7 +1337,7 @@ bool cell_set_permissions(Cell *cell, const char *name, GHashTable *inbound, GEr
         if (!changes)
                 return true;
         next = cell_state_copy(cell->state);
-        link = cell_state_find_link(next, name);
+        link = cell_state_edit_link(next, name);
         g_hash_table_iter_init(&iter, inbound);
         while (g_hash_table_iter_next(&iter, &key, &value))
                 g_hash_table_replace(link->inbound, g_strdup(key), GINT_TO_POINTER(GPOINTER_TO_INT(value) != 0));
@@ -1345,7 +1357,7 @@ bool cell_set_exit_offered(Cell *cell, const char *name, bool offered, GError **
         if (current->exit_offered == offered)
                 return true;
         next = cell_state_copy(cell->state);
-        cell_state_find_link(next, name)->exit_offered = offered;
+        cell_state_edit_link(next, name)->exit_offered = offered;
         if (!commit(cell, next, error))
                 return false;
         notify_link_changed(cell, name, changed);
@@ -1417,7 +1429,7 @@ bool cell_apply_remote_permissions(Cell *cell, const char *name, const RemotePer
         changed[n] = NULL;
 
         next = cell_state_copy(cell->state);
-        link = cell_state_find_link(next, name);
+        link = cell_state_edit_link(next, name);
         g_hash_table_remove_all(link->outbound);
         {
                 GHashTableIter iter;
@@ -1459,7 +1471,7 @@ void cell_record_push_seq(Cell *cell, const char *name, uint64_t seq) {
         if (!current || current->push_seq >= seq)
                 return;
         next = cell_state_copy(cell->state);
-        cell_state_find_link(next, name)->push_seq = seq;
+        cell_state_edit_link(next, name)->push_seq = seq;
         if (!commit_model(cell, next, &error))
                 log_link_error(G_LOG_LEVEL_WARNING, name, error->message,
                                "Link %s: failed to keep the push sequence: %s", name, error->message);
@@ -1595,7 +1607,7 @@ bool cell_add_peer(Cell *cell, const char *name, const PeerOptions *options, cha
                 WgKey private_key, public_key;
 
                 if (!wg_key_generate(&private_key, &public_key, error)) {
-                        peer_free(peer);
+                        peer_unref(peer);
                         return false;
                 }
                 /* The private half goes into the config only; it is never stored. */
@@ -1630,7 +1642,7 @@ bool cell_remove_peer(Cell *cell, const char *name, GError **error) {
                 return false;
         next = cell_state_copy(cell->state);
         for (guint i = 0; i < next->peers->len; i++) {
-                Peer *peer = next->peers->pdata[i];
+                const Peer *peer = next->peers->pdata[i];
                 if (g_str_equal(peer->name, name)) {
                         key = g_strdup(peer->public_key);
                         g_ptr_array_remove_index(next->peers, i);
@@ -1684,7 +1696,7 @@ bool cell_set_route_via(Cell *cell, const char *name, const char *via, GError **
         if (g_str_equal(cell_state_find_peer(cell->state, name)->route_via, via))
                 return true;
         next = cell_state_copy(cell->state);
-        peer = cell_state_find_peer(next, name);
+        peer = cell_state_edit_peer(next, name);
         g_free(peer->route_via);
         peer->route_via = g_strdup(via);
         if (!commit(cell, next, error))

@@ -278,11 +278,11 @@ START_TEST(test_new_defaults) {
         g_autofree char *again = cell_state_to_json(back);
         ck_assert_str_eq(json, again);
 
-        link_free(link);
-        peer_free(peer);
+        link_unref(link);
+        peer_unref(peer);
         issued_invite_free(invite);
-        link_free(NULL);
-        peer_free(NULL);
+        link_unref(NULL);
+        peer_unref(NULL);
         issued_invite_free(NULL);
         service_free(NULL);
         cell_state_free(NULL);
@@ -362,14 +362,14 @@ START_TEST(test_link_from_invite) {
         /* The tables own their keys. */
         g_hash_table_insert(link->inbound, g_strdup("mail"), GINT_TO_POINTER(TRUE));
         ck_assert(g_hash_table_contains(link->inbound, "mail"));
-        link_free(link);
+        link_unref(link);
 
         invite.has_pairing = false;
         link = link_new_from_invite(&invite, 5);
         ck_assert_ptr_null(link->pairing_id);
         ck_assert_ptr_null(link->pairing_secret);
         ck_assert_int_eq(link->pairing_expires, 0);
-        link_free(link);
+        link_unref(link);
 }
 END_TEST
 
@@ -396,7 +396,7 @@ END_TEST
 /* The finders' lookup caches follow the arrays however they are changed. */
 START_TEST(test_finders_follow_changes) {
         g_autoptr(CellState) state = load_fixture("state-v2-full.json");
-        Link *b = cell_state_find_link(state, "cellb");
+        const Link *b = cell_state_find_link(state, "cellb");
         Link *moved;
 
         ck_assert_ptr_nonnull(b);
@@ -471,7 +471,7 @@ START_TEST(test_round_trip_full) {
         g_autoptr(GError) error = NULL;
         g_autofree char *json = cell_state_to_json(state);
         g_autofree char *again = NULL;
-        Link *link;
+        const Link *link;
         bool value = false;
 
         back = cell_state_from_json(json, strlen(json), &error);
@@ -515,7 +515,7 @@ START_TEST(test_fixture_is_canonical) {
         g_autofree char *data = read_fixture("state-v2-full.json", &len);
         g_autoptr(CellState) state = load_fixture("state-v2-full.json");
         g_autofree char *json = cell_state_to_json(state);
-        Link *link = cell_state_find_link(state, "cellc");
+        const Link *link = cell_state_find_link(state, "cellc");
 
         ck_assert_str_eq(json, data);
         ck_assert_ptr_nonnull(link);
@@ -526,18 +526,31 @@ START_TEST(test_fixture_is_canonical) {
 }
 END_TEST
 
-START_TEST(test_copy_is_exact_and_deep) {
+START_TEST(test_copy_shares_until_edited) {
         g_autoptr(CellState) state = make_full_state();
         g_autoptr(CellState) copy = cell_state_copy(state);
         g_autofree char *before = cell_state_to_json(state);
         g_autofree char *copied = cell_state_to_json(copy);
         g_autofree char *after = NULL;
-        Link *link = copy->links->pdata[0];
+        const Link *shared = copy->links->pdata[0];
         Service *service = copy->services->pdata[0];
+        Link *link;
+        Peer *peer;
 
         ck_assert_str_eq(before, copied);
-        ck_assert_ptr_ne(copy->links->pdata[0], state->links->pdata[0]);
+        /* Shared until edited: a copy costs a pointer per entry. */
+        ck_assert_ptr_eq(copy->links->pdata[0], state->links->pdata[0]);
+        ck_assert_ptr_eq(copy->peers->pdata[0], state->peers->pdata[0]);
+        ck_assert_ptr_eq(cell_state_find_link(copy, shared->name), shared);
+
+        link = cell_state_edit_link(copy, shared->name);
+        ck_assert_ptr_ne(link, state->links->pdata[0]);
+        ck_assert_ptr_eq(copy->links->pdata[0], link);
         ck_assert_int_eq(link->pairing_expires, 1700086400);
+        /* Once its own, it is not copied again. */
+        ck_assert_ptr_eq(cell_state_edit_link_at(copy, 0), link);
+        peer = cell_state_edit_peer_at(copy, 0);
+        ck_assert_ptr_ne(peer, state->peers->pdata[0]);
 
         /* Changing the copy leaves the original alone. */
         g_hash_table_insert(link->inbound, g_strdup("webdav"), GINT_TO_POINTER(TRUE));
@@ -545,17 +558,23 @@ START_TEST(test_copy_is_exact_and_deep) {
         g_ptr_array_add(link->remote_exit_sources, g_strdup("10.41.3.9/32"));
         g_free(link->name);
         link->name = g_strdup("changed");
+        g_free(peer->route_via);
+        peer->route_via = g_strdup("changed");
         g_array_set_size(service->ports, 0);
         g_free(copy->cell.name);
         copy->cell.name = g_strdup("other");
         g_ptr_array_set_size(copy->peers, 0);
         after = cell_state_to_json(state);
         ck_assert_str_eq(before, after);
+        /* The copy's lookups see its own change, the original's its own state. */
+        ck_assert_ptr_eq(cell_state_find_link(copy, "changed"), link);
+        ck_assert_ptr_null(cell_state_find_link(state, "changed"));
+        ck_assert_ptr_eq(cell_state_find_link(state, shared->name), shared);
 
         /* A host address in a subnet is kept as it is by a copy. */
-        ((Link *) state->links->pdata[0])->vpn_subnet.address = ADDR(10, 41, 3, 7);
+        cell_state_edit_link_at(state, 0)->vpn_subnet.address = ADDR(10, 41, 3, 7);
         g_autoptr(CellState) second = cell_state_copy(state);
-        ck_assert_uint_eq(((Link *) second->links->pdata[0])->vpn_subnet.address, ADDR(10, 41, 3, 7));
+        ck_assert_uint_eq(((const Link *) second->links->pdata[0])->vpn_subnet.address, ADDR(10, 41, 3, 7));
 }
 END_TEST
 
@@ -563,7 +582,7 @@ END_TEST
 
 START_TEST(test_migrate_original_list) {
         g_autoptr(CellState) state = load_fixture("state-v1-original.json");
-        Link *plain, *rich;
+        const Link *plain, *rich;
         bool value = false;
 
         ck_assert_int_eq(state->version, CELL_STATE_VERSION);
@@ -621,7 +640,7 @@ END_TEST
 
 START_TEST(test_migrate_version1_object) {
         g_autoptr(CellState) state = load_fixture("state-v1-object.json");
-        Link *link = cell_state_find_link(state, "celld");
+        const Link *link = cell_state_find_link(state, "celld");
 
         ck_assert_int_eq(state->version, CELL_STATE_VERSION);
         ck_assert_ptr_null(state->cell.name);
@@ -1287,7 +1306,7 @@ Suite *unit_suite(void) {
 
         tcase_add_test(json, test_round_trip_full);
         tcase_add_test(json, test_fixture_is_canonical);
-        tcase_add_test(json, test_copy_is_exact_and_deep);
+        tcase_add_test(json, test_copy_shares_until_edited);
         suite_add_tcase(s, json);
 
         tcase_add_test(migration, test_migrate_original_list);
