@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cell-state.h"
+#include "durable-file.h"
 #include "i18n.h"
 #include "json-text.h"
 #include "json-writer.h"
@@ -23,7 +24,6 @@
 /* Used invites stay on record while their link exists (idempotent re-pairing):
  * at most one per link, plus the outstanding ones. */
 #define MAX_INVITES_TOTAL (CELL_STATE_MAX_INVITES + CELL_STATE_MAX_LINKS)
-#define MAX_CORRUPT_SUFFIX 1000
 #define QUOTE_MAX 64
 
 /* ---- push state ---- */
@@ -361,8 +361,9 @@ static bool index_hit(GHashTable *index, const GPtrArray *array, size_t offset, 
 
 /* The position in @array of the element whose string member at @offset is
  * @key, through *@index (see CellState); the first one, as a scan would find
- * it. A copy of the state may share the index: a rebuild makes a new one.
- * The caches are not part of the value of a state, so finding is "const". */
+ * it. A copy of the state shares the index: as every hit is checked, a
+ * rebuild for one of them cannot mislead the other. The caches are not part
+ * of the value of a state, so finding is "const". */
 static bool find_indexed(GHashTable *const *cache, const GPtrArray *array, size_t offset, const char *key,
                          guint *ret) {
         GHashTable **index = (GHashTable **) cache;
@@ -1431,26 +1432,15 @@ static bool parse_original_links(JsonArray *links, CellState *state, GError **er
 #define MAX_JSON_DEPTH 32
 
 
-/* Parses @data; *ret_newer tells a file of a later version (to be left alone)
- * from a broken one (to be moved aside). */
-static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GError **error) {
+/* Parses @data, which must be JSON no deeper than a state file: json-glib
+ * alone would take text that is not JSON, and overflow its stack on deep
+ * nesting. */
+static JsonParser *parse_json(const char *data, size_t len, JsonNode **ret_root, GError **error) {
         g_autoptr(JsonParser) parser = json_parser_new();
-        g_autoptr(CellState) state = cell_state_new();
         g_autoptr(GError) cause = NULL;
         const char *problem = NULL;
-        JsonNode *root = NULL;
-        JsonObject *object = NULL;
-        int64_t version = 1;
         size_t where = 0;
 
-        *ret_newer = false;
-        if (len > CELL_STATE_MAX_SIZE) {
-                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
-                            "the state is %zu bytes, more than the limit of %d", len, CELL_STATE_MAX_SIZE);
-                return NULL;
-        }
-        /* json-glib alone would take text that is not JSON, and overflow
-         * its stack on deep nesting. */
         switch (json_text_check(data, len, MAX_JSON_DEPTH, &where, &problem)) {
         case JSON_TEXT_OK:
                 break;
@@ -1467,11 +1457,32 @@ static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GEr
                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "not valid JSON: %s", cause->message);
                 return NULL;
         }
-        root = json_parser_get_root(parser);
-        if (!root) {
-                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "the state is empty");
+        *ret_root = json_parser_get_root(parser);
+        if (!*ret_root) {
+                g_set_error_literal(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "there is no JSON value");
                 return NULL;
         }
+        return g_steal_pointer(&parser);
+}
+
+/* Parses @data; *ret_newer tells a file of a later version (to be left alone)
+ * from a broken one (to be moved aside). */
+static CellState *parse_state(const char *data, size_t len, bool *ret_newer, GError **error) {
+        g_autoptr(JsonParser) parser = NULL;
+        g_autoptr(CellState) state = cell_state_new();
+        JsonNode *root = NULL;
+        JsonObject *object = NULL;
+        int64_t version = 1;
+
+        *ret_newer = false;
+        if (len > CELL_STATE_MAX_SIZE) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "the state is %zu bytes, more than the limit of %d", len, CELL_STATE_MAX_SIZE);
+                return NULL;
+        }
+        parser = parse_json(data, len, &root, error);
+        if (!parser)
+                return NULL;
 
         if (JSON_NODE_HOLDS_ARRAY(root)) {
                 /* The original cell_links.json: nothing but the list of links. */
@@ -1559,51 +1570,6 @@ static bool read_capped(int fd, size_t limit, char **ret, size_t *ret_len, GErro
         return true;
 }
 
-static void fsync_directory_of(const char *path) {
-        g_autofree char *directory = g_path_get_dirname(path);
-        int fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return;
-        (void) fsync(fd);
-        (void) close(fd);
-}
-
-/* Renames @path to "<path>.corrupt-<time>[.N]" without ever replacing a file. */
-static bool move_aside(const char *path, char **ret_target, GError **error) {
-        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-
-        for (unsigned n = 0; n < MAX_CORRUPT_SUFFIX; n++) {
-                g_autofree char *target = n == 0 ? g_strdup_printf("%s.corrupt-%" PRId64, path, now)
-                                                 : g_strdup_printf("%s.corrupt-%" PRId64 ".%u", path, now, n);
-                int r = renameat2(AT_FDCWD, path, AT_FDCWD, target, RENAME_NOREPLACE);
-
-                if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)) {
-                        /* No RENAME_NOREPLACE here: link() refuses to replace too. */
-                        r = link(path, target);
-                        if (r == 0 && unlink(path) < 0) {
-                                int saved = errno;
-
-                                (void) unlink(target);
-                                errno = saved;
-                                r = -1;
-                        }
-                }
-                if (r == 0) {
-                        fsync_directory_of(path);
-                        *ret_target = g_steal_pointer(&target);
-                        return true;
-                }
-                if (errno != EEXIST) {
-                        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "could not rename it to '%s': %s",
-                                    target, g_strerror(errno));
-                        return false;
-                }
-        }
-        g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "could not find a free name '%s.corrupt-%" PRId64 ".N'",
-                    path, now);
-        return false;
-}
 
 CellState *cell_state_load(const char *path, GError **error) {
         g_autofree char *data = NULL;
@@ -1660,7 +1626,7 @@ CellState *cell_state_load(const char *path, GError **error) {
                             cause->message);
                 return NULL;
         }
-        if (!move_aside(path, &target, &move_error)) {
+        if (!durable_move_aside(path, &target, &move_error)) {
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
                             "State file '%s' is corrupt (%s), and it could not be moved aside: %s. "
                             "Repair or remove it.",
@@ -1672,25 +1638,6 @@ CellState *cell_state_load(const char *path, GError **error) {
                     "or start afresh.",
                     path, cause->message, target);
         return NULL;
-}
-
-static bool write_all(int fd, const char *data, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, data, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return false;
-                }
-                if (n == 0) {
-                        errno = EIO;
-                        return false;
-                }
-                data += n;
-                len -= (size_t) n;
-        }
-        return true;
 }
 
 /* @what names the step that failed and the file it failed on ("cannot create
@@ -1729,7 +1676,7 @@ bool cell_state_save(const CellState *state, const char *path, GError **error) {
                 (void) unlink(temp);
                 return save_error(error, path, saved, _("cannot set the mode of '%s'"), temp);
         }
-        if (!write_all(fd, json, strlen(json))) {
+        if (!durable_write_all(fd, json, strlen(json))) {
                 saved = errno;
                 (void) close(fd);
                 (void) unlink(temp);
@@ -1772,4 +1719,278 @@ bool cell_state_save(const CellState *state, const char *path, GError **error) {
         }
         (void) close(dir_fd);
         return true;
+}
+
+/* ---- changes: the records of the journal ---- */
+
+static bool identity_equal(const CellIdentity *a, const CellIdentity *b) {
+        return g_strcmp0(a->name, b->name) == 0 && g_strcmp0(a->domain, b->domain) == 0 &&
+               a->address.address == b->address.address && a->address.prefixlen == b->address.prefixlen &&
+               a->dns_address == b->dns_address && g_strcmp0(a->endpoint, b->endpoint) == 0 &&
+               g_strcmp0(a->public_key, b->public_key) == 0;
+}
+
+static bool service_equal(const Service *a, const Service *b) {
+        guint na = a->ports ? a->ports->len : 0, nb = b->ports ? b->ports->len : 0;
+
+        return g_str_equal(a->name, b->name) && a->address == b->address && na == nb &&
+               (na == 0 || memcmp(a->ports->data, b->ports->data, na * sizeof(ServicePort)) == 0);
+}
+
+static bool invite_equal(const IssuedInvite *a, const IssuedInvite *b) {
+        return g_strcmp0(a->id, b->id) == 0 && g_strcmp0(a->secret, b->secret) == 0 && a->expires == b->expires &&
+               a->created_at == b->created_at && g_strcmp0(a->used_by, b->used_by) == 0;
+}
+
+typedef bool (*EqualFunc)(const void *a, const void *b);
+
+static bool list_equal(const GPtrArray *a, const GPtrArray *b, EqualFunc equal) {
+        if (a->len != b->len)
+                return false;
+        for (guint i = 0; i < a->len; i++)
+                if (!equal(a->pdata[i], b->pdata[i]))
+                        return false;
+        return true;
+}
+
+typedef const void *(*FindFunc)(const CellState *state, const char *name);
+typedef void (*AddFunc)(JsonWriter *w, const void *item);
+
+/* Entries of @after that are not, as the same object, in @before: links and
+ * peers are shared between a state and its copy until edited (see
+ * cell_state_copy()), so an unchanged one costs a pointer comparison. */
+static void add_upserted(JsonWriter *w, const char *key, const CellState *before, const GPtrArray *was,
+                         const GPtrArray *now, size_t name_offset, FindFunc find, AddFunc add) {
+        bool open = false;
+
+        for (guint i = 0; i < now->len; i++) {
+                const void *item = now->pdata[i];
+
+                if ((i < was->len && was->pdata[i] == item) || find(before, member_at(item, name_offset)) == item)
+                        continue;
+                if (!open)
+                        json_writer_begin_array(w, key);
+                open = true;
+                add(w, item);
+        }
+        if (open)
+                json_writer_end_array(w);
+}
+
+static void add_removed(JsonWriter *w, const char *key, const CellState *after, const GPtrArray *was,
+                        const GPtrArray *now, size_t name_offset, FindFunc find) {
+        bool open = false;
+
+        for (guint i = 0; i < was->len; i++) {
+                const char *name = member_at(was->pdata[i], name_offset);
+
+                if ((i < now->len && now->pdata[i] == was->pdata[i]) || find(after, name))
+                        continue;
+                if (!open)
+                        json_writer_begin_array(w, key);
+                open = true;
+                json_writer_string(w, NULL, name);
+        }
+        if (open)
+                json_writer_end_array(w);
+}
+
+static const void *find_link_any(const CellState *state, const char *name) {
+        return cell_state_find_link(state, name);
+}
+
+static const void *find_peer_any(const CellState *state, const char *name) {
+        return cell_state_find_peer(state, name);
+}
+
+static void add_link_any(JsonWriter *w, const void *item) {
+        add_link(w, item);
+}
+
+static void add_peer_any(JsonWriter *w, const void *item) {
+        add_peer(w, item);
+}
+
+char *cell_state_change_to_json(const CellState *before, const CellState *after) {
+        g_autofree char *record = NULL;
+        JsonWriter w;
+
+        json_writer_init_compact(&w);
+        json_writer_begin_object(&w, NULL);
+        json_writer_int(&w, "version", CELL_STATE_VERSION);
+        if (!identity_equal(&before->cell, &after->cell))
+                add_cell(&w, &after->cell);
+        if (!list_equal(before->services, after->services, (EqualFunc) service_equal)) {
+                json_writer_begin_array(&w, "services");
+                for (guint i = 0; i < after->services->len; i++)
+                        add_service(&w, after->services->pdata[i]);
+                json_writer_end_array(&w);
+        }
+        add_removed(&w, "links_removed", after, before->links, after->links, G_STRUCT_OFFSET(Link, name),
+                    find_link_any);
+        add_upserted(&w, "links", before, before->links, after->links, G_STRUCT_OFFSET(Link, name), find_link_any,
+                     add_link_any);
+        add_removed(&w, "peers_removed", after, before->peers, after->peers, G_STRUCT_OFFSET(Peer, name),
+                    find_peer_any);
+        add_upserted(&w, "peers", before, before->peers, after->peers, G_STRUCT_OFFSET(Peer, name), find_peer_any,
+                     add_peer_any);
+        if (!list_equal(before->invites, after->invites, (EqualFunc) invite_equal)) {
+                json_writer_begin_array(&w, "invites");
+                for (guint i = 0; i < after->invites->len; i++)
+                        add_issued_invite(&w, after->invites->pdata[i]);
+                json_writer_end_array(&w);
+        }
+        json_writer_end_object(&w);
+        record = json_writer_finish(&w);
+        /* Nothing but the version: nothing changed. */
+        if (!strchr(record, ','))
+                return NULL;
+        return g_steal_pointer(&record);
+}
+
+/* Replaces the entry named like @item, or appends it. */
+static void upsert(GPtrArray *array, size_t name_offset, GDestroyNotify drop, void *item) {
+        const char *name = member_at(item, name_offset);
+
+        for (guint i = 0; i < array->len; i++)
+                if (g_strcmp0(member_at(array->pdata[i], name_offset), name) == 0) {
+                        void *old = array->pdata[i];
+
+                        array->pdata[i] = item;
+                        drop(old);
+                        return;
+                }
+        g_ptr_array_add(array, item);
+}
+
+static bool remove_named(JsonArray *names, const char *key, GPtrArray *array, size_t name_offset,
+                         GError **error) {
+        for (guint i = 0; names && i < json_array_get_length(names); i++) {
+                JsonNode *node = json_array_get_element(names, i);
+                g_autofree char *path = g_strdup_printf("%s[%u]", key, i);
+                const char *name;
+
+                if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+                        return field_error(error, PIC_ERROR_INVALID_ARGUMENT, path, NULL, "expected a name, got %s",
+                                           node_type_name(node));
+                name = json_node_get_string(node);
+                for (guint j = 0; j < array->len; j++)
+                        if (g_strcmp0(member_at(array->pdata[j], name_offset), name) == 0) {
+                                g_ptr_array_remove_index(array, j);
+                                break;
+                        }
+        }
+        return true;
+}
+
+static bool upsert_list(JsonArray *items, const char *key, ParseFunc parse, GPtrArray *array, size_t name_offset,
+                        GDestroyNotify drop, GError **error) {
+        for (guint i = 0; items && i < json_array_get_length(items); i++) {
+                g_autofree char *path = g_strdup_printf("%s[%u]", key, i);
+                JsonObject *object = NULL;
+                void *item = NULL;
+
+                if (!array_object(items, i, path, &object, error) || !parse(object, path, &item, error))
+                        return false;
+                upsert(array, name_offset, drop, item);
+        }
+        return true;
+}
+
+static bool replace_list(JsonArray *items, const char *key, ParseFunc parse, GPtrArray *array, GDestroyNotify drop,
+                         GError **error) {
+        g_autoptr(GPtrArray) parsed = g_ptr_array_new_with_free_func(drop);
+
+        if (!parse_list(items, key, parse, parsed, error))
+                return false;
+        g_ptr_array_set_size(array, 0);
+        for (guint i = 0; i < parsed->len; i++)
+                g_ptr_array_add(array, parsed->pdata[i]);
+        g_ptr_array_set_free_func(parsed, NULL);
+        return true;
+}
+
+static void cell_state_swap(CellState *a, CellState *b) {
+        CellState t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, GError **error) {
+        g_autoptr(JsonParser) parser = NULL;
+        g_autoptr(CellState) next = NULL;
+        JsonNode *root = NULL;
+        JsonObject *record = NULL;
+        JsonArray *services, *links, *links_removed, *peers, *peers_removed, *invites;
+        int64_t version = 0;
+
+        parser = parse_json(data, len, &root, error);
+        if (!parser)
+                return false;
+        if (!JSON_NODE_HOLDS_OBJECT(root)) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT, "expected an object, got %s",
+                            node_type_name(root));
+                return false;
+        }
+        record = json_node_get_object(root);
+        if (!read_int(record, "", "version", FIELD_REQUIRED, 1, INT64_MAX, &version, error))
+                return false;
+        if (version != CELL_STATE_VERSION) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                            "it is version %" PRId64 ", and this pic-celld reads version %d", version,
+                            CELL_STATE_VERSION);
+                return false;
+        }
+        if (!read_array(record, "", "services", FIELD_OPTIONAL, CELL_STATE_MAX_SERVICES, "services", &services,
+                        error) ||
+            !read_array(record, "", "links", FIELD_OPTIONAL, CELL_STATE_MAX_LINKS, "links", &links, error) ||
+            !read_array(record, "", "links_removed", FIELD_OPTIONAL, CELL_STATE_MAX_LINKS, "links", &links_removed,
+                        error) ||
+            !read_array(record, "", "peers", FIELD_OPTIONAL, CELL_STATE_MAX_PEERS, "peers", &peers, error) ||
+            !read_array(record, "", "peers_removed", FIELD_OPTIONAL, CELL_STATE_MAX_PEERS, "peers", &peers_removed,
+                        error) ||
+            !read_array(record, "", "invites", FIELD_OPTIONAL, MAX_INVITES_TOTAL, "invites", &invites, error))
+                return false;
+
+        /* Applied to a copy: a record is taken whole or not at all. */
+        next = cell_state_copy(state);
+        if (json_object_has_member(record, "cell")) {
+                CellIdentity cell = {};
+
+                if (!parse_cell(record, &cell, error))
+                        return false;
+                cell_identity_clear(&next->cell);
+                next->cell = cell;
+        }
+        if ((services && !replace_list(services, "services", parse_service, next->services,
+                                       (GDestroyNotify) service_free, error)) ||
+            !remove_named(links_removed, "links_removed", next->links, G_STRUCT_OFFSET(Link, name), error) ||
+            !upsert_list(links, "links", parse_link, next->links, G_STRUCT_OFFSET(Link, name),
+                         (GDestroyNotify) link_unref, error) ||
+            !remove_named(peers_removed, "peers_removed", next->peers, G_STRUCT_OFFSET(Peer, name), error) ||
+            !upsert_list(peers, "peers", parse_peer, next->peers, G_STRUCT_OFFSET(Peer, name),
+                         (GDestroyNotify) peer_unref, error) ||
+            (invites && !replace_list(invites, "invites", parse_issued_invite, next->invites,
+                                      (GDestroyNotify) issued_invite_free, error)))
+                return false;
+
+        cell_state_swap(state, next);
+        return true;
+}
+
+bool cell_state_check(const CellState *state, GError **error) {
+        if (state->links->len > CELL_STATE_MAX_LINKS || state->peers->len > CELL_STATE_MAX_PEERS ||
+            state->invites->len > MAX_INVITES_TOTAL) {
+                g_set_error(error, PIC_ERROR, PIC_ERROR_LIMIT_EXCEEDED,
+                            "%u links, %u peers and %u invites: more than the limits of %d, %d and %d",
+                            state->links->len, state->peers->len, state->invites->len, CELL_STATE_MAX_LINKS,
+                            CELL_STATE_MAX_PEERS, MAX_INVITES_TOTAL);
+                return false;
+        }
+        return check_unique(state->services, "services", "name", G_STRUCT_OFFSET(Service, name), error) &&
+               check_unique(state->peers, "peers", "name", G_STRUCT_OFFSET(Peer, name), error) &&
+               check_unique(state->peers, "peers", "public_key", G_STRUCT_OFFSET(Peer, public_key), error) &&
+               check_unique(state->invites, "invites", "id", G_STRUCT_OFFSET(IssuedInvite, id), error) &&
+               check_links_unique((CellState *) state, error);
 }

@@ -178,6 +178,18 @@ void cell_state_expire_invites(CellState *state, int64_t now);
 char *cell_state_to_json(const CellState *state);
 CellState *cell_state_from_json(const char *data, size_t len, GError **error);
 
+/* A change of the model as one line of the journal (see state-journal.h):
+ * {"version", then only what differs: "cell", "services", "links_removed"
+ * (names), "links" (whole links, added or replaced), "peers_removed", "peers",
+ * "invites"}. NULL when @after is @before. Costs what changed, not what the
+ * cell holds, when @after is a cell_state_copy() of @before. */
+char *cell_state_change_to_json(const CellState *before, const CellState *after);
+/* Applies such a record to @state, whole or (on error) not at all; the same
+ * record applied twice leaves the same state. Validates like the state file;
+ * limits and uniqueness over the whole state are cell_state_check()'s. */
+bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, GError **error);
+bool cell_state_check(const CellState *state, GError **error);
+
 /* Loads @path. A missing file is G_IO_ERROR_NOT_FOUND. A corrupt or truncated
  * file is renamed to "<path>.corrupt-<unix time>" (never overwritten) and
  * PIC_ERROR_FAILED says where it went. */

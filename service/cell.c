@@ -15,6 +15,7 @@
 #include "pairing.h"
 #include "pic-error.h"
 #include "private-key.h"
+#include "state-journal.h"
 #include "text-quote.h"
 
 typedef struct {
@@ -27,6 +28,7 @@ struct Cell {
         char *state_dir;
         char *runtime_dir;
         char *state_path;
+        StateJournal *journal;
         char *key_path;
         CellState *state;
         uint64_t generation;   /* counts replacements of @state */
@@ -175,7 +177,7 @@ static void reconcile_now(Cell *cell, const CellState *before) {
 /* Saves @next and adopts it as the model; on failure @next is freed and the
  * model stays as it was. */
 static bool commit_model(Cell *cell, CellState *next, GError **error) {
-        if (!cell_state_save(next, cell->state_path, error)) {
+        if (!state_journal_commit(cell->journal, cell->state, next, error)) {
                 cell_state_free(next);
                 return false;
         }
@@ -300,13 +302,11 @@ static bool commit(Cell *cell, CellState *next, GError **error) {
 
         derive_exit_relay(next);
         mark_unpushed(cell->state, next);
-        before = cell->state;
-        cell->state = NULL;
-        if (!cell_state_save(next, cell->state_path, error)) {
-                cell->state = before;
+        if (!state_journal_commit(cell->journal, cell->state, next, error)) {
                 cell_state_free(next);
                 return false;
         }
+        before = cell->state;
         cell->state = next;
         cell->generation++;
         reconcile_now(cell, before);
@@ -438,6 +438,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
         cell->state_dir = g_strdup(state_dir);
         cell->runtime_dir = g_strdup(runtime_dir);
         cell->state_path = g_build_filename(state_dir, "state.json", NULL);
+        cell->journal = state_journal_new(cell->state_path);
         cell->key_path = g_build_filename(state_dir, "private.key", NULL);
         cell->listeners = g_array_new(FALSE, FALSE, sizeof(ListenerEntry));
         cell->status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -451,7 +452,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
         if (!private_key_load_or_create(cell->key_path, &cell->private_key, &public_key, error))
                 return NULL;
 
-        state = cell_state_load(cell->state_path, &local);
+        state = state_journal_load(cell->journal, &local);
         if (!state) {
                 if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
                         g_propagate_error(error, g_steal_pointer(&local));
@@ -466,9 +467,17 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
         cell_state_expire_invites(state, g_get_real_time() / G_USEC_PER_SEC);
         after = cell_state_to_json(state);
         /* Write back what first start or a migration added, once. */
-        if (!g_str_equal(before, after) || !g_file_test(cell->state_path, G_FILE_TEST_EXISTS))
-                if (!cell_state_save(state, cell->state_path, error))
+        if (!g_str_equal(before, after) || !g_file_test(cell->state_path, G_FILE_TEST_EXISTS)) {
+                if (!state_journal_compact(cell->journal, state, error))
                         return NULL;
+        } else if (state_journal_pending(cell->journal)) {
+                g_autoptr(GError) compact_error = NULL;
+
+                /* Start-up reads everything anyway: one file again, and the
+                 * journal's whole allowance for what follows. */
+                if (!state_journal_compact(cell->journal, state, &compact_error))
+                        g_warning("%s", compact_error->message);
+        }
 
         cell->state = g_steal_pointer(&state);
         return g_steal_pointer(&cell);
@@ -490,6 +499,7 @@ void cell_free(Cell *cell) {
         g_free(cell->state_dir);
         g_free(cell->runtime_dir);
         g_free(cell->state_path);
+        state_journal_free(cell->journal);
         g_free(cell->key_path);
         if (cell->listeners)
                 g_array_unref(cell->listeners);

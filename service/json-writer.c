@@ -7,13 +7,20 @@ void json_writer_init(JsonWriter *w) {
         *w = (JsonWriter) { .out = g_string_sized_new(4096) };
 }
 
+void json_writer_init_compact(JsonWriter *w) {
+        *w = (JsonWriter) { .out = g_string_sized_new(1024), .compact = true };
+}
+
 char *json_writer_finish(JsonWriter *w) {
         g_assert(w->depth == 0);
-        g_string_append_c(w->out, '\n');
+        if (!w->compact)
+                g_string_append_c(w->out, '\n');
         return g_string_free(g_steal_pointer(&w->out), FALSE);
 }
 
 static void indent(JsonWriter *w) {
+        if (w->compact)
+                return;
         g_string_append_c(w->out, '\n');
         for (unsigned i = 0; i < w->depth; i++)
                 g_string_append(w->out, "  ");

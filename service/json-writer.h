@@ -11,11 +11,14 @@
 
 typedef struct {
         GString *out;
+        bool compact;   /* all on one line, without the final newline */
         unsigned depth;
         bool has_items[JSON_WRITER_MAX_DEPTH]; /* per open container: something written into it yet */
 } JsonWriter;
 
 void json_writer_init(JsonWriter *w);
+/* The same on one line, for a journal record. */
+void json_writer_init_compact(JsonWriter *w);
 /* The text, ending in a newline; the writer is spent. */
 char *json_writer_finish(JsonWriter *w);
 

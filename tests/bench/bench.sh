@@ -322,6 +322,7 @@ reset_a() {
         stop_pid "$pid"
         in_a clean
         cp "$state" "$(state_dir)/state.json"
+        rm -f "$(state_dir)/state.journal"
 }
 
 # Starts a's daemon on the installed state; sets a_pid, last_start_us and
@@ -531,7 +532,7 @@ unlink_a_b
 stop_pid "$(daemon_pid b)"
 
 echo "# 5. footprint of a fresh cell ($idle_secs s)" >&2
-cp "$(state_dir)/state.json" "$work/empty.json"
+python3 "$top/tests/tools/cell-state" "$(state_dir)/state.json" >"$work/empty.json"
 reset_a "$(daemon_pid a)" "$work/empty.json"
 start_a 0 0
 sleep "$settle"

@@ -97,7 +97,7 @@ for path in sorted(objs):
         for prop, v in sorted(objs[path][iface].items()):
             if prop not in moving:
                 print(path, iface, prop, json.dumps(v["data"], sort_keys=True))'
-        cell_exec "$cell" cat "$(lab cell-dir "$cell")/state/state.json"
+        saved_state "$cell"
         echo
         cell_exec "$cell" "$PY" "$PIC_TOP/tests/tools/cell-kernel" snapshot | grep -v "^  peer .* endpoint"
 }

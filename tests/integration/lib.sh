@@ -76,6 +76,12 @@ lab() {
         "$PIC_LAB" "$@"
 }
 
+# saved_state CELL prints the cell's state as saved: state.json with the
+# records of its journal applied (tests/tools/statefile.py).
+saved_state() {
+        "$PY" "$PIC_TOP/tests/tools/cell-state" "$(lab cell-dir "$1")/state/state.json"
+}
+
 # cell_exec CELL CMD… runs CMD in the cell, on its bus. `cell_exec CELL as_user
 # USER CMD…` runs it as that user of the cell (picadmin, picuser).
 cell_exec() {

@@ -67,12 +67,15 @@ wait "$monitor" || true
 assert_contains "$(cat "$signals")" "PropertiesChanged" "Configure emitted PropertiesChanged"
 assert_contains "$(cat "$signals")" "home.example" "the signal carries the new domain"
 assert_eq "home.example" "$(cell_get a Domain)" "the new domain is in effect"
+mode=$(stat -c %a "$(lab cell-dir a)/state/state.journal")
+assert_eq "600" "$mode" "the change went to state.journal, mode 0600"
 
 check "pic-celld stops on SIGTERM" kill_daemon a TERM
 assert_eq "home.example" "$(cell_get a Domain)" "the domain survives a restart (activated again)"
 assert_eq "198.51.100.7:51820" "$(cell_get a Endpoint)" "the endpoint survives a restart"
 mode=$(stat -c %a "$(lab cell-dir a)/state/state.json")
 assert_eq "600" "$mode" "state.json is mode 0600"
+check_fails "the restart folded the journal into state.json" test -e "$(lab cell-dir a)/state/state.journal"
 mode=$(stat -c %a "$(lab cell-dir a)/state/private.key")
 assert_eq "600" "$mode" "private.key is mode 0600"
 

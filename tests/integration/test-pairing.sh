@@ -21,10 +21,10 @@ print(json.loads(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)))["pairing"][s
 kernel_and_state() { # CELL: what must not change under attack
         cell_exec "$1" wg show wg0 peers
         cell_exec "$1" ip -4 route show proto 0xa7
-        python3 -c '
+        saved_state "$1" | python3 -c '
 import json, sys
-s = json.load(open(sys.argv[1]))
-print(json.dumps([s["links"], [i.get("used_by") for i in s["invites"]]], sort_keys=True))' "$(lab cell-dir "$1")/state/state.json"
+s = json.load(sys.stdin)
+print(json.dumps([s["links"], [i.get("used_by") for i in s["invites"]]], sort_keys=True))'
 }
 
 # --- hostile requests to b's accept-invite, sent from a's namespace ---
@@ -75,14 +75,19 @@ assert_eq "" "$(cell_exec a wg show wg0 peers)" "nor a's"
 old=$(invite_of b 600)
 old_id=$(pairing_field "$old" id)
 kill_daemon b TERM
-python3 - "$(lab cell-dir b)/state/state.json" "$old_id" <<'PY'
-import json, sys, time
-path, ident = sys.argv[1], sys.argv[2]
-s = json.load(open(path))
+# The saved state (snapshot and journal) rewritten as one snapshot.
+python3 - "$PIC_TOP/tests/tools" "$(lab cell-dir b)/state/state.json" "$old_id" <<'PY'
+import json, os, sys, time
+tools, path, ident = sys.argv[1:]
+sys.path.insert(0, tools)
+import statefile
+s = statefile.load(path)
 for i in s["invites"]:
     if i["id"] == ident:
         i["expires"] = int(time.time()) - 10
 json.dump(s, open(path, "w"))
+if os.path.exists(statefile.journal_path(path)):
+    os.unlink(statefile.journal_path(path))
 PY
 cell_get b Name >/dev/null
 out=$(send --invite "$fake" --pairing-id="$old_id" --secret="$(pairing_field "$old" secret)")

@@ -32,7 +32,7 @@ assert_contains "$config" "Address = 10.77.1.2/32" "the peer gets the first free
 assert_contains "$config" "DNS = $a_addr" "its DNS is the cell's"
 assert_contains "$config" "Endpoint = $a_lan:51820" "its endpoint is the cell's"
 assert_contains "$config" "AllowedIPs = 0.0.0.0/0" "full tunnel by default"
-state=$(cat "$(lab cell-dir a)/state/state.json")
+state=$(saved_state a)
 private=$(sed -n 's/^PrivateKey = //p' <<<"$config")
 check_fails "the peer's private key is not stored" grep -qF "$private" <<<"$state"
 check "a duplicate peer name is Conflict" expect_dbus_error org.pic.Cell1.Error.Conflict \

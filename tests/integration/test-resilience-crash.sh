@@ -88,7 +88,7 @@ check "at least one call answered before its kill" test "$before" -ge 1
 assert_eq "0" "$(figure errors)" "no call failed with an error of its own"
 
 state_problems() { grep -E "$1" <<<"$problems" || true; }
-assert_eq "" "$(state_problems 'parse|corrupt')" "after every restart state.json parses and was never set aside"
+assert_eq "" "$(state_problems 'parse|corrupt')" "after every restart the saved state parses and was never set aside"
 assert_eq "" "$(state_problems 'links are|peers are|duplicated|shares|has key')" \
         "after every restart no link or peer is lost or duplicated"
 assert_eq "" "$(state_problems 'returned success')" "every call that returned success is reflected"
@@ -102,21 +102,19 @@ assert_eq "" "$(state_problems 'come back|answer|killed|bus-kill-call|calibratio
 
 # The remote learns the latest state without help, over the replayed pushes.
 remote_view() { # b's mirror of a: the services a shares, and a's peers leaving through b
-        python3 - "$(lab cell-dir b)/state/state.json" <<'PY'
+        saved_state b | python3 -c '
 import json, sys
-s = json.load(open(sys.argv[1]))
+s = json.load(sys.stdin)
 l = next(l for l in s["links"] if l["cell_name"] == "cella")
-print(json.dumps([sorted(k for k, v in l["outbound"].items() if v), sorted(l["remote_exit_sources"])]))
-PY
+print(json.dumps([sorted(k for k, v in l["outbound"].items() if v), sorted(l["remote_exit_sources"])]))'
 }
 local_view() {
-        python3 - "$state_a" <<'PY'
+        saved_state a | python3 -c '
 import json, sys
-s = json.load(open(sys.argv[1]))
+s = json.load(sys.stdin)
 l = next(l for l in s["links"] if l["cell_name"] == "cellb")
 print(json.dumps([sorted(k for k, v in l["inbound"].items() if v),
-                  sorted(p["address"] + "/32" for p in s["peers"] if p["route_via"] == "cellb")]))
-PY
+                  sorted(p["address"] + "/32" for p in s["peers"] if p["route_via"] == "cellb")]))'
 }
 want=$(local_view)
 check "within 15 s b's mirror of a equals a's state ($want)" wait_until 15 output_is "$want" remote_view

@@ -40,11 +40,11 @@ faked() { grep -q "^FAKETIME_TIMESTAMP_FILE=" <(tr '\0' '\n' <"/proc/$(daemon_pi
 check "and runs with libfaketime" faked
 
 shared_by_a() { # the services a shares with b, from a's state file
-        python3 -c '
+        saved_state a | python3 -c '
 import json, sys
-s = json.load(open(sys.argv[1]))
+s = json.load(sys.stdin)
 l = next(l for l in s["links"] if l["cell_name"] == "cellb")
-print(" ".join(sorted(k for k, v in l["inbound"].items() if v)))' "$state_a"
+print(" ".join(sorted(k for k, v in l["inbound"].items() if v)))'
 }
 mirrored_by_b() { # what b believes a shares with it (asks b's pic-celld: only once b is back)
         cell_exec b busctl --system --json=short get-property org.pic.Cell1 "$(link_path cella)" \
@@ -139,7 +139,7 @@ if [[ $(mirrored_by_b) == "$want" ]]; then
         diag "b had converged $(( SECONDS - back_at )) s after it came back"
 else
         diag "b mirrors: '$(mirrored_by_b)'"
-        diag "b's state of the link: $(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["links"]))' "$(lab cell-dir b)/state/state.json")"
+        diag "b's state of the link: $(saved_state b | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["links"]))')"
 fi
 check "b sees a's exit offer" wait_until 5 output_is true link_get b cella RemoteExitOffered
 check "a's PushState is ok again" wait_until 10 output_is ok link_get a cellb PushState

@@ -35,7 +35,7 @@ for path in sorted(objs):
         for prop, v in sorted(objs[path][iface].items()):
             if prop not in moving:
                 print(path, iface, prop, json.dumps(v["data"], sort_keys=True))'
-        cell_exec a cat "$state_dir/state.json" | python3 -c '
+        cell_exec a "$PY" "$PIC_TOP/tests/tools/cell-state" "$state_dir/state.json" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 for l in s["links"]:
@@ -81,7 +81,7 @@ check "b shares calendar with a (a cannot keep it yet)" \
         cell_call b "$(link_path cella)" org.pic.Cell1.Link SetPermissions 'a{sb}' 1 calendar true
 sleep 1
 assert_eq "$before" "$(observable)" "disk full: properties, state file and kernel are unchanged"
-assert_eq "" "$(cell_exec a ls "$state_dir" | grep -v -x -e state.json -e private.key -e fill)" \
+assert_eq "" "$(cell_exec a ls "$state_dir" | grep -v -x -e state.json -e state.journal -e private.key -e fill)" \
         "disk full: no temporary file is left behind"
 
 check "space returns" cell_exec a rm "$state_dir/fill"

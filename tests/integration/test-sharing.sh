@@ -57,7 +57,7 @@ b_key=$(cell_get b PublicKey)
 push_body() { # FROM_KEY SEQ
         python3 -c 'import json,sys; print(json.dumps({"from_cell": "cellb", "from_public_key": sys.argv[1], "seq": int(sys.argv[2]), "inbound": {"files": True}, "exit_offered": True, "use_as_exit_relay": False, "exit_sources": []}))' "$1" "$2"
 }
-state_of_a=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["links"], sort_keys=True))' "$(lab cell-dir a)/state/state.json")
+state_of_a=$(saved_state a | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["links"], sort_keys=True))')
 out=$(cell_exec b "$SYNC_REQUEST" "$a_addr:51821" /api/cells/peer-sync/permissions --body "$(push_body "$a_key" 99999999999999)")
 assert_contains "$out" "403" "a push through the tunnel with the wrong key: 403"
 out=$(cell_exec b "$SYNC_REQUEST" "$a_addr:51821" /api/cells/peer-sync/permissions \
@@ -74,7 +74,7 @@ out=$(ip netns exec "${PIC_LAB_PREFIX:-pic-}inet" "$SYNC_REQUEST" "$a_addr:51821
         /api/cells/peer-sync/permissions --timeout 3 --source 10.77.2.99 --body "$(push_body "$b_key" 99999999999999)") || true
 assert_contains "$out" "0 no answer" "b's subnet spoofed from the LAN is dropped"
 assert_eq "$state_of_a" \
-        "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["links"], sort_keys=True))' "$(lab cell-dir a)/state/state.json")" \
+        "$(saved_state a | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["links"], sort_keys=True))')" \
         "forged pushes changed nothing on a"
 assert_eq "false" "$(link_get a cellb RemoteExitOffered)" "a does not believe the forged exit offer"
 
