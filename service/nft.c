@@ -31,10 +31,18 @@
 #define MAP_DISPATCH "dispatch"
 #define SET_MASQ "masq"
 #define CHAIN_PREFIX "link_"
+#define SERVICES_PREFIX "svc_"
 
-/* nft's own numbers for the key type, so `nft list` shows "ipv4_addr" and
- * prints the elements as addresses. */
+/* nft's own numbers for the key types, so `nft list` shows "ipv4_addr" and
+ * prints the elements as addresses. A concatenation's type is its parts'
+ * numbers shifted in one after the other, as nft composes it; with it nft
+ * prints a service as "10.77.1.1 . tcp . 445". */
 #define NFT_TYPE_IPV4_ADDR 7
+#define NFT_TYPE_INET_PROTOCOL 12
+#define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_BITS 6
+#define NFT_TYPE_SERVICE_KEY \
+        ((((NFT_TYPE_IPV4_ADDR << NFT_TYPE_BITS) | NFT_TYPE_INET_PROTOCOL) << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE)
 #define NFT_BYTEORDER_BIG_ENDIAN 2
 
 /* Batch pages: a full table of 250 links is about a megabyte, so pages are
@@ -211,18 +219,22 @@ static bool validate_ruleset(const NftRuleset *ruleset, GError **error) {
                 if (!validate_prefix("masquerade source", NULL, ruleset->masquerade->pdata[i], error))
                         return false;
 
+        /* Every apply checks every link: the names are quoted only for
+         * an error, so that the check costs little with 250 links. */
         for (guint i = 0; ruleset->links && i < ruleset->links->len; i++) {
                 const NftLink *link = ruleset->links->pdata[i];
-                g_autofree char *name = quote(link->name);
+                g_autofree char *name = NULL;
 
                 if (!link->name || link->name[0] == '\0' ||
                     strlen(CHAIN_PREFIX) + strlen(link->name) >= NFT_MAX_LINK_CHAIN) {
+                        name = quote(link->name);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                     "Invalid link name \"%s\" for the nftables table: it must have 1 to %zu characters",
                                     name, NFT_MAX_LINK_CHAIN - 1 - strlen(CHAIN_PREFIX));
                         return false;
                 }
                 if (!g_hash_table_add(names, link->name)) {
+                        name = quote(link->name);
                         g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                     "Link \"%s\" appears twice in the nftables table: link names must be unique",
                                     name);
@@ -237,6 +249,7 @@ static bool validate_ruleset(const NftRuleset *ruleset, GError **error) {
                                 g_autofree char *cut = g_strndup(port->protocol, sizeof(port->protocol));
                                 g_autofree char *protocol = quote(cut);
 
+                                name = quote(link->name);
                                 g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
                                             "Invalid protocol \"%s\" for port %u shared with link \"%s\": use \"tcp\" or \"udp\"",
                                             protocol, port->port, name);
@@ -347,6 +360,71 @@ static GArray *masq_intervals(const NftRuleset *ruleset) {
         return merged;
 }
 
+/* ---- services, the elements of a link's set ---- */
+
+/* One shared port as the kernel compares it. */
+typedef struct {
+        uint32_t address;       /* destination */
+        uint8_t protocol;       /* IPPROTO_TCP or IPPROTO_UDP */
+        uint16_t port;
+} ServiceKey;
+
+/* In the set every part fills a 32-bit register of its own, the way the
+ * rule loads them: address, then protocol and port, each padded with zeros. */
+#define SERVICE_KEY_LEN (3 * sizeof(uint32_t))
+
+static void service_key_bytes(const ServiceKey *key, uint8_t ret[static SERVICE_KEY_LEN]) {
+        uint32_t address = htonl(key->address);
+        uint16_t port = htons(key->port);
+
+        memset(ret, 0, SERVICE_KEY_LEN);
+        memcpy(ret, &address, sizeof(address));
+        ret[sizeof(uint32_t)] = key->protocol;
+        memcpy(ret + 2 * sizeof(uint32_t), &port, sizeof(port));
+}
+
+static char *service_key_text(const ServiceKey *key) {
+        return g_strdup_printf("%s . %s . %u", addr_text(key->address).text,
+                               key->protocol == IPPROTO_UDP ? "udp" : "tcp", key->port);
+}
+
+static int service_key_compare(const void *a, const void *b) {
+        const ServiceKey *x = a, *y = b;
+
+        if (x->address != y->address)
+                return x->address < y->address ? -1 : 1;
+        if (x->protocol != y->protocol)
+                return x->protocol < y->protocol ? -1 : 1;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        return 0;
+}
+
+/* The link's ports, sorted and each once: two services on the same port
+ * are one element, and the kernel refuses to add an element twice. */
+static GArray *link_services(const NftLink *link) {
+        GArray *keys = g_array_new(FALSE, FALSE, sizeof(ServiceKey));
+        guint n = 0;
+
+        for (guint i = 0; link->ports && i < link->ports->len; i++) {
+                const NftPort *port = &g_array_index(link->ports, NftPort, i);
+                ServiceKey key = {
+                        .address = port->address,
+                        .protocol = protocol_is(port, "udp") ? IPPROTO_UDP : IPPROTO_TCP,
+                        .port = port->port,
+                };
+
+                g_array_append_val(keys, key);
+        }
+        g_array_sort(keys, service_key_compare);
+        for (guint i = 0; i < keys->len; i++)
+                if (n == 0 || service_key_compare(&g_array_index(keys, ServiceKey, n - 1),
+                                                  &g_array_index(keys, ServiceKey, i)) != 0)
+                        g_array_index(keys, ServiceKey, n++) = g_array_index(keys, ServiceKey, i);
+        g_array_set_size(keys, n);
+        return keys;
+}
+
 /* ---- the batch ---- */
 
 typedef struct {
@@ -354,6 +432,7 @@ typedef struct {
         uint32_t first_seq;     /* of the first message after BATCH_BEGIN */
         uint32_t next_seq;
         GPtrArray *what;        /* char*: what message first_seq + i does, for errors */
+        uint32_t last_set_id;   /* transaction ids of the sets it creates */
         bool out_of_memory;
 } Batch;
 
@@ -415,29 +494,66 @@ static void batch_table(Batch *batch, uint16_t type, uint16_t flags, const char 
         batch_advance(batch);
 }
 
-static void batch_set(Batch *batch, const char *name, uint32_t id, bool verdict_map) {
+static struct nftnl_set *set_new(const char *name) {
         struct nftnl_set *set = check_alloc(nftnl_set_alloc());
-        struct nftnl_udata_buf *udata = check_alloc(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
-        struct nlmsghdr *nlh;
 
         nftnl_set_set_str(set, NFTNL_SET_TABLE, NFT_TABLE_NAME);
         nftnl_set_set_str(set, NFTNL_SET_NAME, name);
-        /* The kernel insists on a transaction id, even though everything in
-         * the batch refers to the set by name. */
+        return set;
+}
+
+/* Queues the creation of @set, keyed as nft would key it, and frees it;
+ * returns the set's transaction id, by which the rules of the same batch
+ * may refer to it. */
+static uint32_t batch_new_set(Batch *batch, struct nftnl_set *set, uint32_t key_type, uint32_t key_len,
+                              uint32_t key_byteorder, char *what) {
+        struct nftnl_udata_buf *udata = check_alloc(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+        struct nlmsghdr *nlh;
+        uint32_t id = ++batch->last_set_id;
+
         nftnl_set_set_u32(set, NFTNL_SET_ID, id);
-        nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | (verdict_map ? NFT_SET_MAP : 0));
-        nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_IPV4_ADDR);
-        nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
-        if (verdict_map)
-                nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-        /* nft reads the key's byte order from here to print addresses. */
-        nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN);
+        nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, key_type);
+        nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, key_len);
+        /* nft reads the key's byte order from here to print it. */
+        nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, key_byteorder);
         nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata), nftnl_udata_buf_len(udata));
 
-        nlh = batch_message(batch, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL,
-                            g_strdup_printf("add %s %s", verdict_map ? "map" : "set", name));
+        nlh = batch_message(batch, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL, what);
         nftnl_set_nlmsg_build_payload(nlh, set);
         nftnl_udata_buf_free(udata);
+        nftnl_set_free(set);
+        batch_advance(batch);
+        return id;
+}
+
+/* An interval set of addresses, or with @verdict_map a map from them. */
+static void batch_set(Batch *batch, const char *name, bool verdict_map) {
+        struct nftnl_set *set = set_new(name);
+
+        nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | (verdict_map ? NFT_SET_MAP : 0));
+        if (verdict_map)
+                nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+        (void) batch_new_set(batch, set, NFT_TYPE_IPV4_ADDR, sizeof(uint32_t), NFT_BYTEORDER_BIG_ENDIAN,
+                             g_strdup_printf("add %s %s", verdict_map ? "map" : "set", name));
+}
+
+/* A link's set of services: a plain hash, so that adding and deleting its
+ * elements never makes the kernel re-validate the table. */
+static uint32_t batch_services_set(Batch *batch, const char *name) {
+        struct nftnl_set *set = set_new(name);
+
+        nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
+        /* A concatenation has no single byte order; nft records none. */
+        return batch_new_set(batch, set, NFT_TYPE_SERVICE_KEY, SERVICE_KEY_LEN, 0,
+                             g_strdup_printf("add set %s", name));
+}
+
+static void batch_delete_set(Batch *batch, const char *name) {
+        struct nftnl_set *set = set_new(name);
+        struct nlmsghdr *nlh;
+
+        nlh = batch_message(batch, NFT_MSG_DELSET, 0, g_strdup_printf("delete set %s", name));
+        nftnl_set_nlmsg_build_payload(nlh, set);
         nftnl_set_free(set);
         batch_advance(batch);
 }
@@ -527,6 +643,25 @@ static void batch_interval(Batch *batch, uint16_t type, const char *set_name, co
         batch_advance(batch);
 }
 
+static void batch_service(Batch *batch, uint16_t type, const char *set_name, const ServiceKey *key) {
+        struct nftnl_set *set = set_new(set_name);
+        struct nftnl_set_elem *elem = check_alloc(nftnl_set_elem_alloc());
+        struct nlmsghdr *nlh;
+        g_autofree char *text = service_key_text(key);
+        uint8_t bytes[SERVICE_KEY_LEN];
+        bool add = type == NFT_MSG_NEWSETELEM;
+
+        service_key_bytes(key, bytes);
+        nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, bytes, sizeof(bytes));
+        nftnl_set_elem_add(set, elem);
+        nlh = batch_message(batch, type, add ? NLM_F_CREATE | NLM_F_EXCL : 0,
+                            g_strdup_printf("%s element %s %s set %s", add ? "add" : "delete", text,
+                                            add ? "to" : "from", set_name));
+        nftnl_set_elems_nlmsg_build_payload(nlh, set);
+        nftnl_set_free(set);
+        batch_advance(batch);
+}
+
 /* ---- rules: the expressions nft itself would generate, so that `nft list`
  * prints them back in their natural form ---- */
 
@@ -562,11 +697,15 @@ static struct nftnl_expr *expr_new(Rule *r, const char *name) {
         return expr;
 }
 
-static void expr_meta(Rule *r, uint32_t key) {
+static void expr_meta_to(Rule *r, uint32_t key, uint32_t dreg) {
         struct nftnl_expr *e = expr_new(r, "meta");
 
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+}
+
+static void expr_meta(Rule *r, uint32_t key) {
+        expr_meta_to(r, key, NFT_REG_1);
 }
 
 static void expr_cmp(Rule *r, enum nft_cmp_ops op, const void *data, uint32_t len) {
@@ -577,13 +716,17 @@ static void expr_cmp(Rule *r, enum nft_cmp_ops op, const void *data, uint32_t le
         nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
 }
 
-static void expr_payload(Rule *r, enum nft_payload_bases base, uint32_t offset, uint32_t len) {
+static void expr_payload_to(Rule *r, enum nft_payload_bases base, uint32_t offset, uint32_t len, uint32_t dreg) {
         struct nftnl_expr *e = expr_new(r, "payload");
 
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+}
+
+static void expr_payload(Rule *r, enum nft_payload_bases base, uint32_t offset, uint32_t len) {
+        expr_payload_to(r, base, offset, len, NFT_REG_1);
 }
 
 static void expr_bitwise(Rule *r, const void *mask, uint32_t len) {
@@ -694,6 +837,26 @@ static void match_dport(Rule *r, const char *protocol, uint16_t port) {
         rule_text(r, "%s dport %u", protocol, port);
 }
 
+/* "ip daddr . meta l4proto . th dport @set": the key is loaded into three
+ * consecutive 32-bit registers, each part zero-padded by the kernel, which
+ * is why the elements are padded alike. The protocol in the key keeps a
+ * TCP port from opening the same UDP port, and "th dport" reads the same
+ * offset in TCP and UDP. @set_id names a set created in the same batch. */
+static void match_services(Rule *r, const char *set, uint32_t set_id) {
+        struct nftnl_expr *e;
+
+        match_ipv4(r);
+        expr_payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, IPV4_DADDR_OFFSET, sizeof(uint32_t), NFT_REG32_00);
+        expr_meta_to(r, NFT_META_L4PROTO, NFT_REG32_01);
+        expr_payload_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(uint16_t), NFT_REG32_02);
+        e = expr_new(r, "lookup");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+        if (set_id != 0)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+        rule_text(r, "ip daddr . meta l4proto . th dport @%s", set);
+}
+
 static void match_icmp_echo_request(Rule *r) {
         uint8_t type = 8;
 
@@ -727,10 +890,18 @@ static char *link_chain_name(const NftLink *link) {
         return g_strconcat(CHAIN_PREFIX, link->name, NULL);
 }
 
+static char *link_set_name(const NftLink *link) {
+        return g_strconcat(SERVICES_PREFIX, link->name, NULL);
+}
+
 /* Everything a linked cell may reach here, and for its exit sources the
  * way out to the internet; the chain serves input and forward alike, as its
- * address rules only ever match our own services. */
-static void batch_link_rules(Batch *batch, const NftRuleset *ruleset, const NftLink *link, const char *chain) {
+ * address rules only ever match our own services. Its shared services are
+ * the elements of its set (@set_id when the batch creates that set), so
+ * that sharing and unsharing leave these rules alone. */
+static void batch_link_rules(Batch *batch, const NftRuleset *ruleset, const NftLink *link, const char *chain,
+                             uint32_t set_id) {
+        g_autofree char *set = link_set_name(link);
         static const char *const dns_protocols[] = { "udp", "tcp" };
         Rule r;
 
@@ -755,15 +926,10 @@ static void batch_link_rules(Batch *batch, const NftRuleset *ruleset, const NftL
         expr_verdict(&r, NF_ACCEPT);
         batch_rule(batch, &r);
 
-        for (guint i = 0; link->ports && i < link->ports->len; i++) {
-                const NftPort *port = &g_array_index(link->ports, NftPort, i);
-
-                rule_init(&r, chain);
-                match_address(&r, IPV4_DADDR_OFFSET, port->address);
-                match_dport(&r, port->protocol, port->port);
-                expr_verdict(&r, NF_ACCEPT);
-                batch_rule(batch, &r);
-        }
+        rule_init(&r, chain);
+        match_services(&r, set, set_id);
+        expr_verdict(&r, NF_ACCEPT);
+        batch_rule(batch, &r);
 
         for (guint i = 0; ruleset->uplink && link->exit_sources && i < link->exit_sources->len; i++) {
                 rule_init(&r, chain);
@@ -776,6 +942,28 @@ static void batch_link_rules(Batch *batch, const NftRuleset *ruleset, const NftL
         rule_init(&r, chain);
         expr_verdict(&r, NF_DROP);
         batch_rule(batch, &r);
+}
+
+/* The link's set with its elements, its chain and its rules. */
+static void batch_link_new(Batch *batch, const NftRuleset *ruleset, const NftLink *link, const char *chain) {
+        g_autofree char *set = link_set_name(link);
+        g_autoptr(GArray) services = link_services(link);
+        uint32_t set_id = batch_services_set(batch, set);
+
+        for (guint i = 0; i < services->len; i++)
+                batch_service(batch, NFT_MSG_NEWSETELEM, set, &g_array_index(services, ServiceKey, i));
+        batch_chain(batch, NFT_MSG_NEWCHAIN, chain, NULL);
+        batch_link_rules(batch, ruleset, link, chain, set_id);
+}
+
+/* The rules go first: while one of them looks the set up, the kernel
+ * refuses to delete it. */
+static void batch_link_delete(Batch *batch, const NftLink *link, const char *chain) {
+        g_autofree char *set = link_set_name(link);
+
+        batch_flush_chain(batch, chain);
+        batch_chain(batch, NFT_MSG_DELCHAIN, chain, NULL);
+        batch_delete_set(batch, set);
 }
 
 static void batch_link_elements(Batch *batch, uint16_t type, const NftLink *link, const char *chain) {
@@ -825,9 +1013,9 @@ static void batch_full(Batch *batch, const NftRuleset *ruleset) {
         batch_table(batch, NFT_MSG_DELTABLE, 0, "delete");
         batch_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "create anew");
 
-        batch_set(batch, SET_LINKED, 1, false);
-        batch_set(batch, MAP_DISPATCH, 2, true);
-        batch_set(batch, SET_MASQ, 3, false);
+        batch_set(batch, SET_LINKED, false);
+        batch_set(batch, MAP_DISPATCH, true);
+        batch_set(batch, SET_MASQ, false);
         for (size_t i = 0; i < G_N_ELEMENTS(base_chains); i++)
                 batch_chain(batch, NFT_MSG_NEWCHAIN, base_chains[i].name, &base_chains[i]);
 
@@ -835,8 +1023,7 @@ static void batch_full(Batch *batch, const NftRuleset *ruleset) {
                 const NftLink *link = ruleset->links->pdata[i];
                 g_autofree char *chain = link_chain_name(link);
 
-                batch_chain(batch, NFT_MSG_NEWCHAIN, chain, NULL);
-                batch_link_rules(batch, ruleset, link, chain);
+                batch_link_new(batch, ruleset, link, chain);
                 batch_link_elements(batch, NFT_MSG_NEWSETELEM, link, chain);
         }
         for (guint i = 0; i < masq->len; i++)
@@ -868,21 +1055,32 @@ static bool globals_equal(const NftRuleset *a, const NftRuleset *b) {
                 a->dns_address == b->dns_address;
 }
 
-/* True when the link's chain would hold other rules. */
-static bool link_rules_differ(const NftLink *a, const NftLink *b) {
+/* True when the link's ports are the same, in the same order: the cheap
+ * test that spares an unchanged link the sorting of its elements. */
+static bool ports_equal(const NftLink *a, const NftLink *b) {
         guint na = a->ports ? a->ports->len : 0, nb = b->ports ? b->ports->len : 0;
-        guint ea = a->exit_sources ? a->exit_sources->len : 0, eb = b->exit_sources ? b->exit_sources->len : 0;
 
-        if (na != nb || ea != eb)
-                return true;
+        if (na != nb)
+                return false;
         for (guint i = 0; i < na; i++) {
                 const NftPort *pa = &g_array_index(a->ports, NftPort, i);
                 const NftPort *pb = &g_array_index(b->ports, NftPort, i);
 
                 if (pa->port != pb->port || pa->address != pb->address ||
                     strncmp(pa->protocol, pb->protocol, sizeof(pa->protocol)) != 0)
-                        return true;
+                        return false;
         }
+        return true;
+}
+
+/* True when the link's chain would hold other rules: with the global parts
+ * equal, only its exit sources make a difference, its ports being set
+ * elements. */
+static bool link_rules_differ(const NftLink *a, const NftLink *b) {
+        guint ea = a->exit_sources ? a->exit_sources->len : 0, eb = b->exit_sources ? b->exit_sources->len : 0;
+
+        if (ea != eb)
+                return true;
         for (guint i = 0; i < ea; i++)
                 if (!prefix_equal(a->exit_sources->pdata[i], b->exit_sources->pdata[i]))
                         return true;
@@ -928,38 +1126,85 @@ static void batch_masq_diff(Batch *batch, const NftRuleset *previous, const NftR
                 batch_interval(batch, NFT_MSG_NEWSETELEM, SET_MASQ, &g_array_index(added, Interval, k), NULL);
 }
 
+/* The elements that went from the link's set and those that came: a
+ * toggle, and all a toggle costs. */
+static void batch_services_diff(Batch *batch, const NftLink *old, const NftLink *new) {
+        g_autoptr(GArray) before = link_services(old);
+        g_autoptr(GArray) after = link_services(new);
+        g_autofree char *set = link_set_name(new);
+        guint i = 0, j = 0;
+
+        /* Both are sorted: one merge walk, as for the masquerade set. */
+        while (i < before->len || j < after->len) {
+                const ServiceKey *o = i < before->len ? &g_array_index(before, ServiceKey, i) : NULL;
+                const ServiceKey *n = j < after->len ? &g_array_index(after, ServiceKey, j) : NULL;
+                int c = !o ? 1 : !n ? -1 : service_key_compare(o, n);
+
+                if (c == 0) {
+                        i++;
+                        j++;
+                } else if (c < 0) {
+                        batch_service(batch, NFT_MSG_DELSETELEM, set, o);
+                        i++;
+                } else {
+                        batch_service(batch, NFT_MSG_NEWSETELEM, set, n);
+                        j++;
+                }
+        }
+}
+
+/* The link of @ruleset named @name. Both rulesets mostly list their links
+ * in the same order, so the same index @hint is tried first, and the
+ * @index by name is only built when that fails. */
+static const NftLink *link_lookup(const NftRuleset *ruleset, guint hint, const char *name, GHashTable **index) {
+        const NftLink *link = hint < ruleset->links->len ? ruleset->links->pdata[hint] : NULL;
+
+        if (link && strcmp(link->name, name) == 0)
+                return link;
+        if (!*index)
+                *index = links_by_name(ruleset);
+        return g_hash_table_lookup(*index, name);
+}
+
 /* Queues what turns @previous into @desired, whose global parts are the
- * same; returns the number of messages queued. */
+ * same; returns the number of messages queued. Unchanged links cost a
+ * comparison each and nothing else. */
 static guint batch_diff(Batch *batch, const NftRuleset *previous, const NftRuleset *desired) {
-        g_autoptr(GHashTable) old_links = links_by_name(previous);
-        g_autoptr(GHashTable) new_links = links_by_name(desired);
+        g_autoptr(GHashTable) old_links = NULL;
+        g_autoptr(GHashTable) new_links = NULL;
 
         /* Map entries go before the chains they jump to can go. */
         for (guint i = 0; i < previous->links->len; i++) {
                 const NftLink *old = previous->links->pdata[i];
-                const NftLink *new = g_hash_table_lookup(new_links, old->name);
-                g_autofree char *chain = link_chain_name(old);
+                const NftLink *new = link_lookup(desired, i, old->name, &new_links);
+                g_autofree char *chain = NULL;
 
-                if (!new || !prefix_equal(&old->subnet, &new->subnet))
-                        batch_link_elements(batch, NFT_MSG_DELSETELEM, old, chain);
-                if (!new) {
-                        batch_flush_chain(batch, chain);
-                        batch_chain(batch, NFT_MSG_DELCHAIN, chain, NULL);
-                }
+                if (new && prefix_equal(&old->subnet, &new->subnet))
+                        continue;
+                chain = link_chain_name(old);
+                batch_link_elements(batch, NFT_MSG_DELSETELEM, old, chain);
+                if (!new)
+                        batch_link_delete(batch, old, chain);
         }
         batch_masq_diff(batch, previous, desired);
 
         for (guint i = 0; i < desired->links->len; i++) {
                 const NftLink *new = desired->links->pdata[i];
-                const NftLink *old = g_hash_table_lookup(old_links, new->name);
-                g_autofree char *chain = link_chain_name(new);
+                const NftLink *old = link_lookup(previous, i, new->name, &old_links);
+                g_autofree char *chain = NULL;
 
+                if (old && ports_equal(old, new) && !link_rules_differ(old, new) &&
+                    prefix_equal(&old->subnet, &new->subnet))
+                        continue;
+                chain = link_chain_name(new);
                 if (!old) {
-                        batch_chain(batch, NFT_MSG_NEWCHAIN, chain, NULL);
-                        batch_link_rules(batch, desired, new, chain);
-                } else if (link_rules_differ(old, new)) {
-                        batch_flush_chain(batch, chain);
-                        batch_link_rules(batch, desired, new, chain);
+                        batch_link_new(batch, desired, new, chain);
+                } else {
+                        batch_services_diff(batch, old, new);
+                        if (link_rules_differ(old, new)) {
+                                batch_flush_chain(batch, chain);
+                                batch_link_rules(batch, desired, new, chain, 0);
+                        }
                 }
                 if (!old || !prefix_equal(&old->subnet, &new->subnet))
                         batch_link_elements(batch, NFT_MSG_NEWSETELEM, new, chain);

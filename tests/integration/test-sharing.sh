@@ -2,7 +2,7 @@
 # test-sharing.sh: what a cell shares with a linked cell is what the kernel
 # lets through; the other side sees it mirrored; forged pushes are refused;
 # pushes wait for an offline cell; foreign nftables state is never touched;
-# one toggle among many links touches one chain.
+# one toggle among many links touches one set and no rule.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cell-bus.sh"
 
@@ -102,7 +102,7 @@ kill_daemon a TERM
 cell_get a Name >/dev/null
 assert_eq "$foreign_before" "$(cell_exec a nft list table inet foreign)" "the foreign table is untouched after stop and restart"
 
-# 100 links: one toggle touches only that link's chain.
+# 100 links: one toggle touches only that link's set of services, no rule.
 python3 - "$(invite_of b)" >"$(lab cell-dir a)/fake-invites" <<'PY'
 import base64, json, os, sys
 for i in range(98):
@@ -123,19 +123,20 @@ cell_exec a nft -a list table inet pic_cell >"$before"
 check "a shares webdav with fake42" \
         cell_call a "$(link_path fake42)" org.pic.Cell1.Link SetPermissions 'a{sb}' 1 webdav true
 cell_exec a nft -a list table inet pic_cell >"$after"
-changed_chains=$(python3 -c '
+changed_blocks=$(python3 -c '
 import re, sys
 before, after = sys.argv[1], sys.argv[2]
-def chains(path):
+def blocks(path):
     out, cur = {}, None
     for line in open(path):
-        m = re.match(r"\s*chain (\S+) \{", line)
+        m = re.match(r"\s*(chain|set|map) (\S+) \{", line)
         if m:
-            cur = m.group(1); out[cur] = []
+            cur = m.group(1) + " " + m.group(2); out[cur] = []
         elif cur:
             out[cur].append(line)
     return out
-b, a = chains(before), chains(after)
-print(" ".join(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))))' "$before" "$after")
-assert_eq "link_fake42" "$changed_chains" "only the chain of fake42 changed"
+b, a = blocks(before), blocks(after)
+print(", ".join(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))))' "$before" "$after")
+assert_eq "set svc_fake42" "$changed_blocks" "only the set of fake42 changed: no chain, no rule handle"
+assert_contains "$(cell_exec a nft list set inet pic_cell svc_fake42)" "$a_addr . tcp . " "and it holds webdav's port"
 

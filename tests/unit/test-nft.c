@@ -135,6 +135,71 @@ static void assert_only_changed(const char *before, const char *after, const cha
         blocks_free(b);
 }
 
+/* For g_ptr_array_sort(), which hands over pointers to the elements. */
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The elements listed in a set's block, sorted: a hash set lists them in
+ * no particular order, and nft wraps long lists. */
+static char *block_elements(const char *block) {
+        const char *start = block ? strstr(block, "elements = { ") : NULL;
+        g_autoptr(GPtrArray) elements = g_ptr_array_new_with_free_func(g_free);
+        g_auto(GStrv) parts = NULL;
+        g_autofree char *inner = NULL;
+
+        ck_assert_msg(block, "no such block");
+        if (!start)
+                return g_strdup("");
+        start += strlen("elements = { ");
+        ck_assert_ptr_nonnull(strstr(start, " }"));
+        inner = g_strndup(start, (size_t) (strstr(start, " }") - start));
+        parts = g_strsplit(inner, ",", -1);
+        for (char **part = parts; *part; part++)
+                g_ptr_array_add(elements, g_strdup(g_strstrip(*part)));
+        g_ptr_array_sort(elements, compare_strings);
+        g_ptr_array_add(elements, NULL);
+        return g_strjoinv(", ", (char **) elements->pdata);
+}
+
+static void assert_elements(GHashTable *blocks, const char *block, const char *expected) {
+        g_autofree char *elements = block_elements(g_hash_table_lookup(blocks, block));
+
+        ck_assert_msg(g_str_equal(elements, expected), "%s holds { %s }, not { %s }", block, elements, expected);
+}
+
+/* A block but for its elements. */
+static char *block_head(const char *block) {
+        const char *elements = strstr(block, "elements = {");
+
+        return elements ? g_strndup(block, (size_t) (elements - block)) : g_strdup(block);
+}
+
+/* Asserts that two listings hold the same: every block equal, but a set's
+ * elements in any order. */
+static void assert_same_table(const char *before, const char *after) {
+        GHashTable *a = listing_blocks(before), *b = listing_blocks(after);
+        GHashTableIter iter;
+        gpointer key, value;
+
+        ck_assert_uint_eq(g_hash_table_size(a), g_hash_table_size(b));
+        g_hash_table_iter_init(&iter, a);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+                const char *other = g_hash_table_lookup(b, key);
+                g_autofree char *head_a = NULL, *head_b = NULL, *elements_a = NULL, *elements_b = NULL;
+
+                ck_assert_msg(other, "block \"%s\" vanished", (const char *) key);
+                head_a = block_head(value);
+                head_b = block_head(other);
+                elements_a = block_elements(value);
+                elements_b = block_elements(other);
+                ck_assert_msg(g_str_equal(head_a, head_b) && g_str_equal(elements_a, elements_b),
+                              "block \"%s\" changed:\n%s\n---\n%s", (const char *) key, (const char *) value, other);
+        }
+        blocks_free(a);
+        blocks_free(b);
+}
+
 static Ipv4Prefix prefix(const char *text) {
         Ipv4Prefix p;
 
@@ -340,16 +405,27 @@ START_TEST(test_full_apply)
                         "\t\tip daddr 10.200.0.2 tcp dport 53 accept\n"
                         "\t\tip daddr 10.200.0.1 tcp dport 51821 accept\n"
                         "\t\ticmp type echo-request accept\n"
-                        "\t\tip daddr 10.200.0.10 tcp dport 1000 accept\n"
-                        "\t\tip daddr 10.200.0.11 udp dport 1001 accept\n"
+                        "\t\tip daddr . meta l4proto . th dport @svc_c000 accept\n"
                         "\t\tdrop\n\t}\n");
         assert_contains(g_hash_table_lookup(blocks, "chain link_c001"),
-                        "\t\tip daddr 10.200.0.11 udp dport 1001 accept\n"
+                        "\t\tip daddr . meta l4proto . th dport @svc_c001 accept\n"
                         "\t\toifname \"eth0\" ip saddr 10.1.1.7 accept\n"
                         "\t\toifname \"eth0\" ip saddr 10.1.1.16/28 accept\n"
                         "\t\tdrop\n\t}\n");
-        ck_assert_uint_eq(g_hash_table_size(blocks), 9);
+        /* Each link's shared services: address, protocol and port. */
+        for (const char *const *set = (const char *const[]) { "set svc_c000", "set svc_c001", NULL }; *set; set++) {
+                assert_contains(g_hash_table_lookup(blocks, *set), "\t\ttype ipv4_addr . inet_proto . inet_service\n");
+                assert_elements(blocks, *set, "10.200.0.10 . tcp . 1000, 10.200.0.11 . udp . 1001");
+        }
+        ck_assert_uint_eq(g_hash_table_size(blocks), 11);
         blocks_free(blocks);
+
+        /* nft's JSON, which tools read, knows the parts too. */
+        g_free(listing);
+        listing = nft_run(false, "-j", "list", "set", "inet", NFT_TABLE_NAME, "svc_c000", NULL);
+        assert_contains(listing, "\"type\": [\"ipv4_addr\", \"inet_proto\", \"inet_service\"]");
+        assert_contains(listing, "{\"concat\": [\"10.200.0.10\", \"tcp\", 1000]}");
+        assert_contains(listing, "{\"concat\": [\"10.200.0.11\", \"udp\", 1001]}");
 }
 END_TEST
 
@@ -370,7 +446,11 @@ START_TEST(test_without_uplink)
         assert_contains(g_hash_table_lookup(blocks, "chain postrouting"),
                         "policy accept;\n\t}\n");
         assert_contains(g_hash_table_lookup(blocks, "chain link_c000"),
-                        "icmp type echo-request accept\n\t\tdrop\n\t}\n");
+                        "icmp type echo-request accept\n"
+                        "\t\tip daddr . meta l4proto . th dport @svc_c000 accept\n"
+                        "\t\tdrop\n\t}\n");
+        /* Nothing shared: an empty set. */
+        assert_elements(blocks, "set svc_c000", "");
         blocks_free(blocks);
 }
 END_TEST
@@ -399,36 +479,82 @@ START_TEST(test_apply_unchanged)
         plain_before = nft_run(false, "list", "table", "inet", NFT_TABLE_NAME, NULL);
         assert_apply(NULL, ruleset);
         plain_after = nft_run(false, "list", "table", "inet", NFT_TABLE_NAME, NULL);
-        ck_assert_str_eq(plain_before, plain_after);
+        assert_same_table(plain_before, plain_after);
 }
 END_TEST
 
+/* A toggle changes the elements of the link's set and nothing else: not
+ * one rule is written (the handles stay), which is what keeps the kernel
+ * from re-validating the whole table. */
 START_TEST(test_toggle_one_link)
 {
         g_autoptr(NftRuleset) ruleset = make_ruleset(100, 4);
         g_autoptr(NftRuleset) toggled = NULL;
         g_autofree char *before = NULL, *after = NULL, *back = NULL;
+        g_autofree char *chain_before = NULL, *chain_after = NULL, *chain_back = NULL;
+        NftLink *link;
         GHashTable *blocks;
 
         if (!enter_private_netns())
                 return;
         assert_apply(NULL, ruleset);
         before = list_table();
+        chain_before = nft_run(false, "-a", "list", "chain", "inet", NFT_TABLE_NAME, "link_c042", NULL);
+        assert_contains(chain_before, "@svc_c042 accept # handle ");
 
+        /* One service unshared, another shared, in one go. */
         toggled = nft_ruleset_copy(ruleset);
-        g_array_remove_index(find_link(toggled, "c042")->ports, 1);
+        link = find_link(toggled, "c042");
+        g_array_remove_index(link->ports, 1);
+        nft_link_add_port(link, "tcp", 445, address("10.200.0.10"));
         assert_apply(ruleset, toggled);
         after = list_table();
-        assert_only_changed(before, after, (const char *const[]) { "chain link_c042", NULL });
+        chain_after = nft_run(false, "-a", "list", "chain", "inet", NFT_TABLE_NAME, "link_c042", NULL);
+        ck_assert_str_eq(chain_before, chain_after);
+        assert_only_changed(before, after, (const char *const[]) { "set svc_c042", NULL });
         blocks = listing_blocks(after);
-        assert_contains(g_hash_table_lookup(blocks, "chain link_c042"), "tcp dport 1000 accept");
-        ck_assert(!strstr(g_hash_table_lookup(blocks, "chain link_c042"), "udp dport 1001"));
+        assert_elements(blocks, "set svc_c042",
+                        "10.200.0.10 . tcp . 1000, 10.200.0.10 . tcp . 445, "
+                        "10.200.0.12 . tcp . 1002, 10.200.0.13 . udp . 1003");
+        assert_elements(blocks, "set svc_c041",
+                        "10.200.0.10 . tcp . 1000, 10.200.0.11 . udp . 1001, "
+                        "10.200.0.12 . tcp . 1002, 10.200.0.13 . udp . 1003");
         blocks_free(blocks);
 
         assert_apply(toggled, ruleset);
         back = list_table();
-        assert_only_changed(after, back, (const char *const[]) { "chain link_c042", NULL });
-        assert_only_changed(before, back, (const char *const[]) { "chain link_c042", NULL });
+        chain_back = nft_run(false, "-a", "list", "chain", "inet", NFT_TABLE_NAME, "link_c042", NULL);
+        ck_assert_str_eq(chain_before, chain_back);
+        /* Elements carry no handles: the table is as it was, but for the
+         * order in which the hash set lists its elements. */
+        assert_same_table(before, back);
+}
+END_TEST
+
+/* Two services on the same port are one element: sharing both, and then
+ * unsharing one of them, must neither fail nor close the port. */
+START_TEST(test_duplicate_ports)
+{
+        g_autoptr(NftRuleset) ruleset = make_ruleset(3, 1);
+        g_autoptr(NftRuleset) one = NULL;
+        g_autofree char *listing = NULL, *again = NULL;
+        GHashTable *blocks;
+
+        if (!enter_private_netns())
+                return;
+        nft_link_add_port(find_link(ruleset, "c001"), "tcp", 1000, address("10.200.0.10"));
+        nft_link_add_port(find_link(ruleset, "c001"), "udp", 1000, address("10.200.0.10"));
+        assert_apply(NULL, ruleset);
+        listing = list_table();
+        blocks = listing_blocks(listing);
+        assert_elements(blocks, "set svc_c001", "10.200.0.10 . tcp . 1000, 10.200.0.10 . udp . 1000");
+        blocks_free(blocks);
+
+        one = nft_ruleset_copy(ruleset);
+        g_array_remove_index(find_link(one, "c001")->ports, 0);
+        assert_apply(ruleset, one);
+        again = list_table();
+        ck_assert_str_eq(listing, again);
 }
 END_TEST
 
@@ -436,7 +562,9 @@ START_TEST(test_exit_sources_change)
 {
         g_autoptr(NftRuleset) ruleset = make_ruleset(10, 2);
         g_autoptr(NftRuleset) offered = NULL;
-        g_autofree char *before = NULL, *after = NULL, *back = NULL;
+        g_autoptr(NftRuleset) both = NULL;
+        g_autofree char *before = NULL, *after = NULL, *back = NULL, *changed = NULL;
+        GHashTable *blocks;
 
         if (!enter_private_netns())
                 return;
@@ -457,6 +585,22 @@ START_TEST(test_exit_sources_change)
         back = list_table();
         assert_only_changed(before, back, (const char *const[]) { "chain link_c003", NULL });
         ck_assert(!strstr(back, "10.1.3.5"));
+
+        /* Exit sources and ports at once: the rewritten chain still looks up
+         * the set, whose elements changed. */
+        both = nft_ruleset_copy(ruleset);
+        add_prefix(find_link(both, "c003")->exit_sources, "10.1.3.5/32");
+        g_array_set_size(find_link(both, "c003")->ports, 1);
+        nft_link_add_port(find_link(both, "c003"), "udp", 53, address("10.200.0.10"));
+        assert_apply(ruleset, both);
+        changed = list_table();
+        assert_only_changed(back, changed,
+                            (const char *const[]) { "chain link_c003", "set masq", "set svc_c003", NULL });
+        blocks = listing_blocks(changed);
+        assert_contains(g_hash_table_lookup(blocks, "chain link_c003"),
+                        "ip daddr . meta l4proto . th dport @svc_c003 accept # handle ");
+        assert_elements(blocks, "set svc_c003", "10.200.0.10 . tcp . 1000, 10.200.0.10 . udp . 53");
+        blocks_free(blocks);
 }
 END_TEST
 
@@ -505,11 +649,12 @@ START_TEST(test_add_and_remove_link)
         after = list_table();
         assert_contains(after, "10.7.0.0/16 : jump link_newcell");
         assert_contains(after, "chain link_newcell {");
-        assert_contains(after, "ip daddr 10.200.0.3 tcp dport 22 accept");
+        assert_contains(after, "ip daddr . meta l4proto . th dport @svc_newcell accept");
         /* Every other chain is as it was, handles included. */
         a = listing_blocks(before);
         b = listing_blocks(after);
-        ck_assert_uint_eq(g_hash_table_size(b), g_hash_table_size(a) + 1);
+        assert_elements(b, "set svc_newcell", "10.200.0.3 . tcp . 22");
+        ck_assert_uint_eq(g_hash_table_size(b), g_hash_table_size(a) + 2);
         for (const char *const *chain = (const char *const[]) { "chain input", "chain forward", "chain postrouting",
                                                                  "chain link_c000", "chain link_c004", NULL };
              *chain; chain++)
@@ -522,13 +667,17 @@ START_TEST(test_add_and_remove_link)
         g_ptr_array_remove_index(shrunk->links, 2);
         assert_apply(grown, shrunk);
         gone = list_table();
+        /* Neither chain nor set is left of either. */
         ck_assert(!strstr(gone, "newcell"));
         ck_assert(!strstr(gone, "c002"));
         ck_assert(!strstr(gone, "10.1.2.0/24"));
+        ck_assert_ptr_null(nft_run(true, "list", "set", "inet", NFT_TABLE_NAME, "svc_c002", NULL));
+        ck_assert_ptr_null(nft_run(true, "list", "set", "inet", NFT_TABLE_NAME, "svc_newcell", NULL));
         assert_contains(gone, "10.1.3.0/24 : jump link_c003");
         a = listing_blocks(before);
         b = listing_blocks(gone);
-        ck_assert_uint_eq(g_hash_table_size(b), g_hash_table_size(a) - 1);
+        ck_assert_uint_eq(g_hash_table_size(b), g_hash_table_size(a) - 2);
+        ck_assert_str_eq(g_hash_table_lookup(a, "set svc_c003"), g_hash_table_lookup(b, "set svc_c003"));
         ck_assert_str_eq(g_hash_table_lookup(a, "chain link_c003"), g_hash_table_lookup(b, "chain link_c003"));
         ck_assert_str_eq(g_hash_table_lookup(a, "chain input"), g_hash_table_lookup(b, "chain input"));
         blocks_free(a);
@@ -602,23 +751,46 @@ START_TEST(test_table_edited)
 {
         g_autoptr(NftRuleset) ruleset = make_ruleset(3, 1);
         g_autoptr(NftRuleset) toggled = NULL;
+        g_autoptr(NftRuleset) unshared = NULL;
         g_autofree char *expected = NULL, *after = NULL;
+        g_autofree char *edited = NULL, *repaired = NULL;
+        GHashTable *a, *b;
 
         if (!enter_private_netns())
                 return;
         assert_apply(NULL, ruleset);
-        /* Somebody deleted a chain of ours behind our back: the patch for it
-         * cannot apply, so the table is rebuilt from the state. */
+        /* Somebody deleted a link of ours behind our back, chain and set: the
+         * patch for it cannot apply, so the table is rebuilt from the state. */
         g_free(nft_run(false, "delete", "element", "inet", NFT_TABLE_NAME, "dispatch", "{ 10.1.1.0/24 }", NULL));
         g_free(nft_run(false, "delete", "chain", "inet", NFT_TABLE_NAME, "link_c001", NULL));
+        g_free(nft_run(false, "delete", "set", "inet", NFT_TABLE_NAME, "svc_c001", NULL));
         toggled = nft_ruleset_copy(ruleset);
         nft_link_add_port(find_link(toggled, "c001"), "tcp", 8080, address("10.200.0.10"));
         assert_apply(ruleset, toggled);
         after = nft_run(false, "list", "table", "inet", NFT_TABLE_NAME, NULL);
         assert_apply(NULL, toggled);
         expected = nft_run(false, "list", "table", "inet", NFT_TABLE_NAME, NULL);
-        ck_assert_str_eq(after, expected);
-        assert_contains(after, "tcp dport 8080 accept");
+        assert_same_table(after, expected);
+        assert_contains(after, "10.200.0.10 . tcp . 8080");
+        assert_contains(after, "chain link_c001 {");
+
+        /* Somebody unshared a port by hand that we unshare too: deleting it
+         * again fails, and the rebuild (a new table handle) ends where we
+         * wanted to be. */
+        g_free(nft_run(false, "delete", "element", "inet", NFT_TABLE_NAME, "svc_c002",
+                       "{ 10.200.0.10 . tcp . 1000 }", NULL));
+        edited = list_table();
+        unshared = nft_ruleset_copy(toggled);
+        g_array_set_size(find_link(unshared, "c002")->ports, 0);
+        assert_apply(toggled, unshared);
+        repaired = list_table();
+        a = listing_blocks(edited);
+        b = listing_blocks(repaired);
+        ck_assert_str_ne(g_hash_table_lookup(a, ""), g_hash_table_lookup(b, ""));
+        assert_elements(b, "set svc_c002", "");
+        assert_elements(b, "set svc_c001", "10.200.0.10 . tcp . 1000, 10.200.0.10 . tcp . 8080");
+        blocks_free(a);
+        blocks_free(b);
 }
 END_TEST
 
@@ -807,6 +979,7 @@ START_TEST(test_packets)
 {
         g_autoptr(NftRuleset) ruleset = make_ruleset(2, 0);
         g_autoptr(NftRuleset) closed = NULL;
+        g_autoptr(NftRuleset) opened = NULL;
         g_autoptr(NftRuleset) elsewhere = NULL;
         FarEnd far;
         int to_far[2], from_far[2];
@@ -849,18 +1022,35 @@ START_TEST(test_packets)
         g_free(ruleset->interface);
         ruleset->interface = g_strdup("v0");
         nft_link_add_port(find_link(ruleset, "c000"), "tcp", 1000, address("10.200.0.1"));
+        /* Each part of a service counts: the same port over UDP, or at
+         * another of our addresses, opens nothing here; nor does what
+         * another link is given. */
+        nft_link_add_port(find_link(ruleset, "c000"), "udp", 1001, address("10.200.0.1"));
+        nft_link_add_port(find_link(ruleset, "c000"), "tcp", 1002, address("10.200.0.9"));
+        nft_link_add_port(find_link(ruleset, "c001"), "tcp", 1003, address("10.200.0.1"));
         assert_apply(NULL, ruleset);
         assert_probe(&far, "10.1.0.2", 1000, PROBE_ANSWERED);    /* shared */
         assert_probe(&far, "10.1.0.2", 51821, PROBE_ANSWERED);   /* peer-sync */
         assert_probe(&far, "10.1.0.2", 2000, PROBE_SILENT);      /* not shared */
+        assert_probe(&far, "10.1.0.2", 1001, PROBE_SILENT);      /* shared over UDP only */
+        assert_probe(&far, "10.1.0.2", 1002, PROBE_SILENT);      /* shared at another address */
+        assert_probe(&far, "10.1.0.2", 1003, PROBE_SILENT);      /* shared with c001 only */
         assert_probe(&far, "10.50.0.2", 2000, PROBE_ANSWERED);   /* no link's: not ours to judge */
 
+        /* Toggles, which only change the link's set. */
         closed = nft_ruleset_copy(ruleset);
         g_array_set_size(find_link(closed, "c000")->ports, 0);
         assert_apply(ruleset, closed);
         assert_probe(&far, "10.1.0.2", 1000, PROBE_SILENT);
-        assert_apply(closed, ruleset);
+        assert_probe(&far, "10.1.0.2", 51821, PROBE_ANSWERED);
+        opened = nft_ruleset_copy(closed);
+        nft_link_add_port(find_link(opened, "c000"), "tcp", 2000, address("10.200.0.1"));
+        assert_apply(closed, opened);
+        assert_probe(&far, "10.1.0.2", 2000, PROBE_ANSWERED);
+        assert_probe(&far, "10.1.0.2", 1000, PROBE_SILENT);
+        assert_apply(opened, ruleset);
         assert_probe(&far, "10.1.0.2", 1000, PROBE_ANSWERED);
+        assert_probe(&far, "10.1.0.2", 2000, PROBE_SILENT);
 
         /* A linked cell's address from anywhere but the tunnel is a fake. */
         elsewhere = nft_ruleset_copy(ruleset);
@@ -895,6 +1085,7 @@ Suite *unit_suite(void) {
         tcase_add_test(tc, test_without_uplink);
         tcase_add_test(tc, test_apply_unchanged);
         tcase_add_test(tc, test_toggle_one_link);
+        tcase_add_test(tc, test_duplicate_ports);
         tcase_add_test(tc, test_exit_sources_change);
         tcase_add_test(tc, test_masquerade_change);
         tcase_add_test(tc, test_add_and_remove_link);
