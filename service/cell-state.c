@@ -279,10 +279,12 @@ CellState *cell_state_copy(const CellState *state) {
         for (guint i = 0; i < state->services->len; i++)
                 g_ptr_array_add(copy->services, service_copy(state->services->pdata[i]));
         /* Links and peers are shared until one of the two states edits them. */
+        g_ptr_array_set_size(copy->links, (gint) state->links->len);
         for (guint i = 0; i < state->links->len; i++)
-                g_ptr_array_add(copy->links, link_ref(state->links->pdata[i]));
+                copy->links->pdata[i] = link_ref(state->links->pdata[i]);
+        g_ptr_array_set_size(copy->peers, (gint) state->peers->len);
         for (guint i = 0; i < state->peers->len; i++)
-                g_ptr_array_add(copy->peers, peer_ref(state->peers->pdata[i]));
+                copy->peers->pdata[i] = peer_ref(state->peers->pdata[i]);
         for (guint i = 0; i < state->invites->len; i++)
                 g_ptr_array_add(copy->invites, issued_invite_copy(state->invites->pdata[i]));
         /* Same arrays, same positions: the caches hold for the copy too. */
@@ -1751,6 +1753,10 @@ static bool list_equal(const GPtrArray *a, const GPtrArray *b, EqualFunc equal) 
                 if (!equal(a->pdata[i], b->pdata[i]))
                         return false;
         return true;
+}
+
+bool cell_state_services_equal(const CellState *a, const CellState *b) {
+        return list_equal(a->services, b->services, (EqualFunc) service_equal);
 }
 
 typedef const void *(*FindFunc)(const CellState *state, const char *name);

@@ -167,6 +167,8 @@ Link *cell_state_edit_link_at(CellState *state, guint i);
 Peer *cell_state_edit_peer_at(CellState *state, guint i);
 Service *cell_state_find_service(const CellState *state, const char *name);
 IssuedInvite *cell_state_find_invite(const CellState *state, const char *id);
+/* True when both define the same services, in the same order. */
+bool cell_state_services_equal(const CellState *a, const CellState *b);
 /* Drops issued invites that expired before @now and were never used. */
 void cell_state_expire_invites(CellState *state, int64_t now);
 

@@ -81,7 +81,7 @@ NftRuleset *nft_ruleset_new(void) {
         NftRuleset *ruleset = g_new0(NftRuleset, 1);
 
         ruleset->masquerade = g_ptr_array_new_with_free_func(g_free);
-        ruleset->links = g_ptr_array_new_with_free_func((GDestroyNotify) nft_link_free);
+        ruleset->links = g_ptr_array_new_with_free_func((GDestroyNotify) nft_link_unref);
         return ruleset;
 }
 
@@ -135,6 +135,7 @@ NftRuleset *nft_ruleset_copy(const NftRuleset *ruleset) {
 NftLink *nft_link_new(const char *name, const Ipv4Prefix *subnet) {
         NftLink *link = g_new0(NftLink, 1);
 
+        link->ref_count = 1;
         link->name = g_strdup(name);
         link->subnet = *subnet;
         link->ports = g_array_new(FALSE, TRUE, sizeof(NftPort));
@@ -142,8 +143,13 @@ NftLink *nft_link_new(const char *name, const Ipv4Prefix *subnet) {
         return link;
 }
 
-void nft_link_free(NftLink *link) {
-        if (!link)
+NftLink *nft_link_ref(NftLink *link) {
+        link->ref_count++;
+        return link;
+}
+
+void nft_link_unref(NftLink *link) {
+        if (!link || --link->ref_count > 0)
                 return;
         g_free(link->name);
         g_clear_pointer(&link->ports, g_array_unref);
@@ -208,8 +214,33 @@ static bool validate_prefix(const char *what, const char *owner, const Ipv4Prefi
         return true;
 }
 
-static bool validate_ruleset(const NftRuleset *ruleset, GError **error) {
-        g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
+/* True when @name is the name of a link of @ruleset other than the one at @self. */
+static bool name_taken(const NftRuleset *ruleset, guint self, const char *name) {
+        for (guint i = 0; i < ruleset->links->len; i++)
+                if (i != self && g_strcmp0(((const NftLink *) ruleset->links->pdata[i])->name, name) == 0)
+                        return true;
+        return false;
+}
+
+static bool duplicate_name_error(const NftLink *link, GError **error) {
+        g_autofree char *name = quote(link->name);
+
+        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
+                    "Link \"%s\" appears twice in the nftables table: link names must be unique", name);
+        return false;
+}
+
+/* A link at the same position in @valid, a ruleset that passed already,
+ * passed with it. */
+static bool link_known(const NftRuleset *valid, guint i, const NftLink *link) {
+        return valid && i < valid->links->len && valid->links->pdata[i] == link;
+}
+
+/* Checks @ruleset. Of @valid (a ruleset that passed, or NULL) it checks again
+ * only what differs: a toggle of one link among 250 checks one. */
+static bool validate_ruleset(const NftRuleset *ruleset, const NftRuleset *valid, GError **error) {
+        g_autoptr(GHashTable) names = NULL;
+        guint unknown = 0;
 
         if (!validate_ifname("interface", ruleset->interface, false, error) ||
             !validate_ifname("uplink", ruleset->uplink, true, error) ||
@@ -219,12 +250,25 @@ static bool validate_ruleset(const NftRuleset *ruleset, GError **error) {
                 if (!validate_prefix("masquerade source", NULL, ruleset->masquerade->pdata[i], error))
                         return false;
 
-        /* Every apply checks every link: the names are quoted only for
-         * an error, so that the check costs little with 250 links. */
+        /* Names of links that are new to it are compared with every other
+         * one; beyond a few of them a table of the names is cheaper. */
+        for (guint i = 0; ruleset->links && i < ruleset->links->len; i++)
+                unknown += !link_known(valid, i, ruleset->links->pdata[i]);
+        if (unknown > 4)
+                names = g_hash_table_new(g_str_hash, g_str_equal);
+
+        /* The names are quoted only for an error, so that the check costs
+         * little with 250 links. */
         for (guint i = 0; ruleset->links && i < ruleset->links->len; i++) {
                 const NftLink *link = ruleset->links->pdata[i];
                 g_autofree char *name = NULL;
 
+                if (link_known(valid, i, link)) {
+                        /* Checked before, but its name may now be taken. */
+                        if (!names || g_hash_table_add(names, link->name))
+                                continue;
+                        return duplicate_name_error(link, error);
+                }
                 if (!link->name || link->name[0] == '\0' ||
                     strlen(CHAIN_PREFIX) + strlen(link->name) >= NFT_MAX_LINK_CHAIN) {
                         name = quote(link->name);
@@ -233,13 +277,8 @@ static bool validate_ruleset(const NftRuleset *ruleset, GError **error) {
                                     name, NFT_MAX_LINK_CHAIN - 1 - strlen(CHAIN_PREFIX));
                         return false;
                 }
-                if (!g_hash_table_add(names, link->name)) {
-                        name = quote(link->name);
-                        g_set_error(error, PIC_ERROR, PIC_ERROR_INVALID_ARGUMENT,
-                                    "Link \"%s\" appears twice in the nftables table: link names must be unique",
-                                    name);
-                        return false;
-                }
+                if (names ? !g_hash_table_add(names, link->name) : name_taken(ruleset, i, link->name))
+                        return duplicate_name_error(link, error);
                 if (!validate_prefix("the subnet", link->name, &link->subnet, error))
                         return false;
                 for (guint j = 0; link->ports && j < link->ports->len; j++) {
@@ -1097,11 +1136,30 @@ static GHashTable *links_by_name(const NftRuleset *ruleset) {
         return table;
 }
 
+/* The set is our own sources and every link's exit sources: when the
+ * rulesets share the first (the peers did not change) and every link's
+ * exit sources are as they were, it cannot differ. */
+static bool masq_unchanged(const NftRuleset *previous, const NftRuleset *desired) {
+        if (previous->masquerade != desired->masquerade || previous->links->len != desired->links->len)
+                return false;
+        for (guint i = 0; i < desired->links->len; i++) {
+                const NftLink *a = previous->links->pdata[i], *b = desired->links->pdata[i];
+
+                if (a != b && link_rules_differ(a, b))
+                        return false;
+        }
+        return true;
+}
+
 static void batch_masq_diff(Batch *batch, const NftRuleset *previous, const NftRuleset *desired) {
-        g_autoptr(GArray) old = masq_intervals(previous);
-        g_autoptr(GArray) new = masq_intervals(desired);
-        g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(Interval));
+        g_autoptr(GArray) old = NULL, new = NULL, added = NULL;
         guint i = 0, j = 0;
+
+        if (masq_unchanged(previous, desired))
+                return;
+        old = masq_intervals(previous);
+        new = masq_intervals(desired);
+        added = g_array_new(FALSE, FALSE, sizeof(Interval));
 
         /* Both are sorted: one merge walk finds what went and what came.
          * Deletions go first, so that a grown interval does not collide
@@ -1159,7 +1217,8 @@ static void batch_services_diff(Batch *batch, const NftLink *old, const NftLink 
 static const NftLink *link_lookup(const NftRuleset *ruleset, guint hint, const char *name, GHashTable **index) {
         const NftLink *link = hint < ruleset->links->len ? ruleset->links->pdata[hint] : NULL;
 
-        if (link && strcmp(link->name, name) == 0)
+        /* The same string when both rulesets share the link. */
+        if (link && (link->name == name || strcmp(link->name, name) == 0))
                 return link;
         if (!*index)
                 *index = links_by_name(ruleset);
@@ -1193,8 +1252,11 @@ static guint batch_diff(Batch *batch, const NftRuleset *previous, const NftRules
                 const NftLink *old = link_lookup(previous, i, new->name, &old_links);
                 g_autofree char *chain = NULL;
 
-                if (old && ports_equal(old, new) && !link_rules_differ(old, new) &&
-                    prefix_equal(&old->subnet, &new->subnet))
+                /* The same object: a ruleset built after a change shares the
+                 * links the change did not touch. */
+                if (old == new ||
+                    (old && ports_equal(old, new) && !link_rules_differ(old, new) &&
+                     prefix_equal(&old->subnet, &new->subnet)))
                         continue;
                 chain = link_chain_name(new);
                 if (!old) {
@@ -1497,13 +1559,14 @@ static bool apply_full(const NftRuleset *desired, GError **error) {
         return batch_send(batch, error);
 }
 
-bool nft_apply(const NftRuleset *previous, const NftRuleset *desired, GError **error) {
+bool nft_apply(const NftRuleset *previous, NftRuleset *desired, GError **error) {
         bool exists;
 
         g_return_val_if_fail(desired, false);
 
-        if (!validate_ruleset(desired, error))
+        if (!validate_ruleset(desired, previous && previous->validated ? previous : NULL, error))
                 return false;
+        desired->validated = true;
 
         /* A @previous that is not what it claims (it fails validation, the
          * table is gone, or the kernel refuses the patch because someone
@@ -1511,7 +1574,8 @@ bool nft_apply(const NftRuleset *previous, const NftRuleset *desired, GError **e
          * truth, so the table is rebuilt from it. A desired state the
          * kernel refuses fails the rebuild as well, and that answer is the
          * one reported. */
-        if (previous && validate_ruleset(previous, NULL) && globals_equal(previous, desired)) {
+        if (previous && (previous->validated || validate_ruleset(previous, NULL, NULL)) &&
+            globals_equal(previous, desired)) {
                 if (!table_exists(&exists, error))
                         return false;
                 if (exists) {

@@ -26,6 +26,7 @@ typedef struct {
 
 /* What one linked cell may reach here. */
 typedef struct {
+        unsigned ref_count;         /* rulesets may share a link that did not change */
         char *name;                 /* the linked cell's name: chain "link_<name>",
                                      * set "svc_<name>" */
         Ipv4Prefix subnet;          /* its VPN subnet (canonical) */
@@ -45,6 +46,7 @@ typedef struct {
         GPtrArray *masquerade;      /* of Ipv4Prefix*: our own sources masqueraded on the
                                      * uplink (full-tunnel peers) */
         GPtrArray *links;           /* of NftLink*, any order; names unique */
+        bool validated;             /* nft_apply() checked it (do not change it after) */
 } NftRuleset;
 
 NftRuleset *nft_ruleset_new(void);
@@ -52,7 +54,8 @@ void nft_ruleset_free(NftRuleset *ruleset);
 NftRuleset *nft_ruleset_copy(const NftRuleset *ruleset);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NftRuleset, nft_ruleset_free)
 NftLink *nft_link_new(const char *name, const Ipv4Prefix *subnet);  /* owned by the caller until added */
-void nft_link_free(NftLink *link);
+NftLink *nft_link_ref(NftLink *link);
+void nft_link_unref(NftLink *link);
 void nft_link_add_port(NftLink *link, const char *protocol, uint16_t port, uint32_t address);
 
 /* Applies @desired. With @previous NULL the table is rebuilt whole (deleted if
@@ -65,7 +68,7 @@ void nft_link_add_port(NftLink *link, const char *protocol, uint16_t port, uint3
  * kernel refuses (someone edited what it touches) and any change to the
  * global parts rebuild the table instead. On failure nothing is applied
  * (the batch is atomic) and @error quotes the kernel's answer. */
-bool nft_apply(const NftRuleset *previous, const NftRuleset *desired, GError **error);
+bool nft_apply(const NftRuleset *previous, NftRuleset *desired, GError **error);
 
 /* Removes the table (at shutdown of the feature; not at daemon exit). */
 bool nft_remove_table(GError **error);

@@ -257,7 +257,36 @@ char *reconcile_detect_uplink(void) {
         }
 }
 
-NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config) {
+/* What one linked cell may reach here (see nft.h). */
+static NftLink *desired_link(const CellState *state, const Link *link) {
+        NftLink *nl = nft_link_new(link->name, &link->vpn_subnet);
+
+        /* In the order of our service list, so the chain reads like the grid. */
+        for (guint j = 0; j < state->services->len; j++) {
+                const Service *svc = state->services->pdata[j];
+
+                if (!GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, svc->name)))
+                        continue;
+                for (guint k = 0; k < svc->ports->len; k++) {
+                        const ServicePort *p = &g_array_index(svc->ports, ServicePort, k);
+                        nft_link_add_port(nl, p->protocol, p->port, svc->address);
+                }
+        }
+        /* Their peers leave through us only while we offer it. */
+        if (link->exit_offered && link->remote_exit_relay_active)
+                for (guint j = 0; j < link->remote_exit_sources->len; j++) {
+                        Ipv4Prefix p;
+                        if (netaddr_parse_prefix(link->remote_exit_sources->pdata[j], false, &p, NULL) &&
+                            netaddr_prefix_contains(&link->vpn_subnet, &p)) {
+                                Ipv4Prefix *copy = g_new(Ipv4Prefix, 1);
+                                *copy = netaddr_canonical(&p);
+                                g_ptr_array_add(nl->exit_sources, copy);
+                        }
+                }
+        return nl;
+}
+
+static NftRuleset *desired_globals(const CellState *state, const DaemonConfig *config) {
         NftRuleset *rs = nft_ruleset_new();
 
         rs->interface = g_strdup(config->interface);
@@ -266,8 +295,11 @@ NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig
         rs->tunnel_address = state->cell.address.address;
         rs->sync_port = config->sync_port;
         rs->dns_address = state->cell.dns_address;
+        return rs;
+}
 
-        /* Full-tunnel peers leave through our uplink, with our address. */
+/* Full-tunnel peers leave through our uplink, with our address. */
+static void add_masquerade(NftRuleset *rs, const CellState *state) {
         for (guint i = 0; i < state->peers->len; i++) {
                 const Peer *peer = state->peers->pdata[i];
                 if (peer->full_tunnel) {
@@ -276,49 +308,66 @@ NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig
                         g_ptr_array_add(rs->masquerade, p);
                 }
         }
+}
 
+NftRuleset *reconcile_desired_ruleset(const CellState *state, const DaemonConfig *config) {
+        NftRuleset *rs = desired_globals(state, config);
+
+        add_masquerade(rs, state);
+        for (guint i = 0; i < state->links->len; i++)
+                g_ptr_array_add(rs->links, desired_link(state, state->links->pdata[i]));
+        return rs;
+}
+
+static bool same_entries(const GPtrArray *a, const GPtrArray *b) {
+        return a->len == b->len && (a->len == 0 || memcmp(a->pdata, b->pdata, a->len * sizeof(gpointer)) == 0);
+}
+
+/* The same for @state after a change from @before, whose ruleset @applied
+ * is: a link that is the same object in both (the model shares what a
+ * change did not touch) keeps its part of @applied, so that a toggle builds
+ * one link, not 250. */
+static NftRuleset *desired_ruleset_after(const CellState *before, const CellState *state, const NftRuleset *applied,
+                                         const DaemonConfig *config) {
+        NftRuleset *rs;
+
+        if (applied->links->len != before->links->len || !cell_state_services_equal(before, state))
+                return reconcile_desired_ruleset(state, config);
+        rs = desired_globals(state, config);
+        if (same_entries(before->peers, state->peers)) {
+                g_ptr_array_unref(rs->masquerade);
+                rs->masquerade = g_ptr_array_ref(applied->masquerade);
+        } else
+                add_masquerade(rs, state);
         for (guint i = 0; i < state->links->len; i++) {
                 const Link *link = state->links->pdata[i];
-                NftLink *nl = nft_link_new(link->name, &link->vpn_subnet);
+                NftLink *known = i < before->links->len && before->links->pdata[i] == link ? applied->links->pdata[i]
+                                                                                          : NULL;
 
-                /* In the order of our service list, so the chain reads like the grid. */
-                for (guint j = 0; j < state->services->len; j++) {
-                        const Service *svc = state->services->pdata[j];
-
-                        if (!GPOINTER_TO_INT(g_hash_table_lookup(link->inbound, svc->name)))
-                                continue;
-                        for (guint k = 0; k < svc->ports->len; k++) {
-                                const ServicePort *p = &g_array_index(svc->ports, ServicePort, k);
-                                nft_link_add_port(nl, p->protocol, p->port, svc->address);
-                        }
-                }
-                /* Their peers leave through us only while we offer it. */
-                if (link->exit_offered && link->remote_exit_relay_active)
-                        for (guint j = 0; j < link->remote_exit_sources->len; j++) {
-                                Ipv4Prefix p;
-                                if (netaddr_parse_prefix(link->remote_exit_sources->pdata[j], false, &p, NULL) &&
-                                    netaddr_prefix_contains(&link->vpn_subnet, &p)) {
-                                        Ipv4Prefix *copy = g_new(Ipv4Prefix, 1);
-                                        *copy = netaddr_canonical(&p);
-                                        g_ptr_array_add(nl->exit_sources, copy);
-                                }
-                        }
-                g_ptr_array_add(rs->links, nl);
+                g_ptr_array_add(rs->links, known ? nft_link_ref(known) : desired_link(state, link));
         }
         return rs;
 }
 
-static bool apply_nftables(Reconciler *r, const CellState *state, GError **error) {
-        g_autoptr(NftRuleset) desired = reconcile_desired_ruleset(state, r->config);
-
+static bool apply_ruleset(Reconciler *r, NftRuleset *desired, GError **error) {
         if (!nft_apply(r->nft_applied, desired, error)) {
                 /* Unsure what the kernel has now: next time, rebuild whole. */
                 g_clear_pointer(&r->nft_applied, nft_ruleset_free);
+                nft_ruleset_free(desired);
                 return false;
         }
         nft_ruleset_free(r->nft_applied);
-        r->nft_applied = g_steal_pointer(&desired);
+        r->nft_applied = desired;
         return true;
+}
+
+static bool apply_nftables(Reconciler *r, const CellState *state, GError **error) {
+        return apply_ruleset(r, reconcile_desired_ruleset(state, r->config), error);
+}
+
+/* The kernel holds what @before implies. */
+static bool apply_nftables_change(Reconciler *r, const CellState *before, const CellState *state, GError **error) {
+        return apply_ruleset(r, desired_ruleset_after(before, state, r->nft_applied, r->config), error);
 }
 
 /* Peers whose internet traffic leaves through an exit cell right now. */
@@ -468,12 +517,17 @@ static bool same_wireguard_inputs(const CellState *a, const CellState *b) {
                 return false;
         for (guint i = 0; i < a->links->len; i++) {
                 const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
+                /* The same object: a copy of the model shares what it did not change. */
+                if (x == y)
+                        continue;
                 if (!same_string(x->public_key, y->public_key) || !same_string(x->endpoint, y->endpoint) ||
                     !same_prefix(&x->vpn_subnet, &y->vpn_subnet) || x->exit_relay_active != y->exit_relay_active)
                         return false;
         }
         for (guint i = 0; i < a->peers->len; i++) {
                 const Peer *x = a->peers->pdata[i], *y = b->peers->pdata[i];
+                if (x == y)
+                        continue;
                 if (!same_string(x->public_key, y->public_key) || x->address != y->address)
                         return false;
         }
@@ -487,7 +541,7 @@ static bool same_routing_inputs(const CellState *a, const CellState *b) {
                 return false;
         for (guint i = 0; i < a->links->len; i++) {
                 const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
-                if (!same_prefix(&x->vpn_subnet, &y->vpn_subnet))
+                if (x != y && !same_prefix(&x->vpn_subnet, &y->vpn_subnet))
                         return false;
         }
         for (guint i = 0; i < a->peers->len; i++) {
@@ -504,7 +558,7 @@ static bool same_dns_inputs(const CellState *a, const CellState *b) {
                 return false;
         for (guint i = 0; i < a->links->len; i++) {
                 const Link *x = a->links->pdata[i], *y = b->links->pdata[i];
-                if (!same_string(x->domain, y->domain) || x->dns_ip != y->dns_ip)
+                if (x != y && (!same_string(x->domain, y->domain) || x->dns_ip != y->dns_ip))
                         return false;
         }
         return true;
@@ -531,7 +585,7 @@ bool reconciler_apply_change(Reconciler *r, const CellState *before, const CellS
                     !apply_policy_routing(ifindex, state, error))
                         return false;
         }
-        if (!apply_forwarding(state, error) || !apply_nftables(r, state, error))
+        if (!apply_forwarding(state, error) || !apply_nftables_change(r, before, state, error))
                 return false;
         if (!same_dns_inputs(before, state))
                 apply_dns(r, state);

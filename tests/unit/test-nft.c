@@ -259,7 +259,7 @@ static void assert_contains(const char *haystack, const char *needle) {
         ck_assert_msg(haystack && strstr(haystack, needle), "\"%s\" not in:\n%s", needle, haystack);
 }
 
-static void assert_apply(const NftRuleset *previous, const NftRuleset *desired) {
+static void assert_apply(const NftRuleset *previous, NftRuleset *desired) {
         g_autoptr(GError) error = NULL;
 
         ck_assert_msg(nft_apply(previous, desired, &error), "nft_apply: %s", error ? error->message : "?");
@@ -292,7 +292,7 @@ START_TEST(test_ruleset_copy)
         ck_assert_str_eq(find_link(copy, "c002")->name, "c002");
         ck_assert_ptr_null(nft_ruleset_copy(NULL));
         nft_ruleset_free(NULL);
-        nft_link_free(NULL);
+        nft_link_unref(NULL);
 }
 END_TEST
 
@@ -480,6 +480,73 @@ START_TEST(test_apply_unchanged)
         assert_apply(NULL, ruleset);
         plain_after = nft_run(false, "list", "table", "inet", NFT_TABLE_NAME, NULL);
         assert_same_table(plain_before, plain_after);
+}
+END_TEST
+
+/* A ruleset that shares the links of the one applied before, as the
+ * reconciler builds it after a change, is checked only where it differs,
+ * and still refused when a new link takes the name of a shared one. */
+START_TEST(test_shared_links)
+{
+        g_autoptr(NftRuleset) ruleset = make_ruleset(6, 2);
+        g_autoptr(NftRuleset) shared = NULL, clash = NULL, many = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NftRuleset) exits = NULL;
+        g_autofree char *before = NULL, *after = NULL, *refused = NULL, *masq = NULL;
+        NftLink *changed;
+
+        if (!enter_private_netns())
+                return;
+        assert_apply(NULL, ruleset);
+        ck_assert(ruleset->validated);
+        before = list_table();
+
+        /* Link 3 replaced by a changed copy, the rest shared. */
+        shared = nft_ruleset_copy(ruleset);
+        g_ptr_array_set_size(shared->links, 0);
+        for (guint i = 0; i < ruleset->links->len; i++)
+                g_ptr_array_add(shared->links, nft_link_ref(ruleset->links->pdata[i]));
+        changed = nft_link_new(((NftLink *) ruleset->links->pdata[3])->name,
+                               &((NftLink *) ruleset->links->pdata[3])->subnet);
+        nft_link_add_port(changed, "tcp", 2000, address("10.200.0.10"));
+        nft_link_unref(shared->links->pdata[3]);
+        shared->links->pdata[3] = changed;
+        assert_apply(ruleset, shared);
+        after = list_table();
+        assert_contains(after, "10.200.0.10 . tcp . 2000");
+        ck_assert_ptr_null(strstr(before, "10.200.0.10 . tcp . 2000"));
+
+        /* A new link named like a shared one. */
+        clash = nft_ruleset_copy(shared);
+        g_ptr_array_set_size(clash->links, 0);
+        for (guint i = 0; i < shared->links->len; i++)
+                g_ptr_array_add(clash->links, nft_link_ref(shared->links->pdata[i]));
+        changed = nft_link_new(((NftLink *) shared->links->pdata[0])->name, &((NftLink *) shared->links->pdata[3])->subnet);
+        nft_link_unref(clash->links->pdata[5]);
+        clash->links->pdata[5] = changed;
+        ck_assert(!nft_apply(shared, clash, &error));
+        assert_contains(error->message, "appears twice");
+        g_clear_error(&error);
+
+        /* The same with more new links than are compared one by one. */
+        many = nft_ruleset_copy(shared);
+        g_free(((NftLink *) many->links->pdata[5])->name);
+        ((NftLink *) many->links->pdata[5])->name = g_strdup(((NftLink *) many->links->pdata[1])->name);
+        ck_assert(!nft_apply(shared, many, &error));
+        assert_contains(error->message, "appears twice");
+        /* Refused whole: the table is what the last apply made it. */
+        refused = list_table();
+        ck_assert_str_eq(after, refused);
+
+        /* Our own sources shared, a link's exit sources new: the
+         * masquerade set follows them. */
+        exits = nft_ruleset_copy(shared);
+        g_ptr_array_unref(exits->masquerade);
+        exits->masquerade = g_ptr_array_ref(shared->masquerade);
+        add_prefix(((NftLink *) exits->links->pdata[2])->exit_sources, "10.1.2.7/32");
+        assert_apply(shared, exits);
+        masq = nft_run(false, "list", "set", "inet", NFT_TABLE_NAME, "masq", NULL);
+        assert_contains(masq, "10.1.2.7");
 }
 END_TEST
 
@@ -1084,6 +1151,7 @@ Suite *unit_suite(void) {
         tcase_add_test(tc, test_full_apply);
         tcase_add_test(tc, test_without_uplink);
         tcase_add_test(tc, test_apply_unchanged);
+        tcase_add_test(tc, test_shared_links);
         tcase_add_test(tc, test_toggle_one_link);
         tcase_add_test(tc, test_duplicate_ports);
         tcase_add_test(tc, test_exit_sources_change);
