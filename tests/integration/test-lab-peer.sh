@@ -19,7 +19,10 @@ name_pid() {
 # gone PID: the process has exited (a zombie counts as gone).
 gone() {
         [[ -n $1 ]] || return 1
-        [[ ! -e /proc/$1 ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+        local status
+        # Read once: the process may exit between a test and a read.
+        status=$(cat "/proc/$1/status" 2>/dev/null) || return 0
+        [[ $status =~ State:[^$'\n']*Z ]]
 }
 
 own_domain_resolves() {
