@@ -275,25 +275,46 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
 
 /* What a linked cell mirrors of us changed: the link is "pending" in the very
  * save that makes the change, so a crash before the push lands cannot lose it. */
+static void mark_pending(const CellState *before, CellState *next, const char *name) {
+        const Link *now = cell_state_find_link(next, name);
+
+        if (now && now->paired && now->push_state != PUSH_STATE_PENDING && cell_state_find_link(before, name))
+                cell_state_edit_link(next, name)->push_state = PUSH_STATE_PENDING;
+}
+
 static void mark_unpushed(const CellState *before, CellState *next) {
         g_autoptr(GHashTable) sources_now = NULL, sources_was = NULL;
+        GHashTableIter iter;
+        gpointer name;
 
         if (!before)
                 return;
-        sources_now = exit_sources_by_link(next);
-        sources_was = exit_sources_by_link(before);
         for (guint i = 0; i < next->links->len; i++) {
                 const Link *now = next->links->pdata[i];
-                const Link *was = same_entry(before->links, i, now) ? now : cell_state_find_link(before, now->name);
+                const Link *was;
 
+                /* The same object: the change did not touch it. */
+                if (same_entry(before->links, i, now))
+                        continue;
+                was = cell_state_find_link(before, now->name);
                 if (!was || !now->paired || now->push_state == PUSH_STATE_PENDING)
                         continue;
-                if ((was != now && (!same_permissions(was->inbound, now->inbound) ||
-                                    was->exit_offered != now->exit_offered ||
-                                    was->exit_relay_active != now->exit_relay_active)) ||
-                    !g_str_equal(exit_sources_of(sources_now, now->name), exit_sources_of(sources_was, now->name)))
+                if (!same_permissions(was->inbound, now->inbound) || was->exit_offered != now->exit_offered ||
+                    was->exit_relay_active != now->exit_relay_active)
                         cell_state_edit_link_at(next, i)->push_state = PUSH_STATE_PENDING;
         }
+        /* The peers leaving through a link are part of what it mirrors:
+         * only links that some peer routes through, then or now, can differ. */
+        sources_now = exit_sources_by_link(next);
+        sources_was = exit_sources_by_link(before);
+        g_hash_table_iter_init(&iter, sources_now);
+        while (g_hash_table_iter_next(&iter, &name, NULL))
+                if (!g_str_equal(exit_sources_of(sources_now, name), exit_sources_of(sources_was, name)))
+                        mark_pending(before, next, name);
+        g_hash_table_iter_init(&iter, sources_was);
+        while (g_hash_table_iter_next(&iter, &name, NULL))
+                if (!g_hash_table_contains(sources_now, name))
+                        mark_pending(before, next, name);
 }
 
 /* The same, then the kernel follows: for every change it could be affected by. */
