@@ -286,6 +286,17 @@ cpu_ticks() {
         echo $(( stat[11] + stat[12] ))
 }
 
+# cpu_ns PID: the nanoseconds all of PID's threads have run (schedstat), for
+# per-call figures finer than the clock ticks of cpu_ticks.
+cpu_ns() {
+        local f total=0 run rest
+        for f in /proc/"$1"/task/*/schedstat; do
+                read -r run rest <"$f" || continue
+                total=$(( total + run ))
+        done
+        echo "$total"
+}
+
 # footprint PID SECONDS KEY: CPU share and RSS of an idle PID over SECONDS
 # (the daemon's status poll runs all along), and its WireGuard's CPU share.
 footprint() {
@@ -365,11 +376,11 @@ bench_startup() {
 # per call, which other work on the machine does not inflate.
 toggle_calls() {
         local key=$1 out c0 c1
-        c0=$(cpu_ticks "$a_pid")
+        c0=$(cpu_ns "$a_pid")
         out=$(lab exec a "$pic_bench" toggle "$(link_path bench000)" files "$calls")
-        c1=$(cpu_ticks "$a_pid")
+        c1=$(cpu_ns "$a_pid")
         record "$key" "$(field toggle_median_us "$out")"
-        record "${key%_us}_cpu_us" $(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / (calls + 2) ))
+        record "${key%_us}_cpu_us" $(( (c1 - c0) / 1000 / (calls + 2) ))
 }
 
 # toggle KEY LINKS PEERS STATE: the same on a cell started on STATE.
@@ -555,11 +566,11 @@ record bus_ping_us "$(field ping_median_us "$out")"
 record bus_getall_us "$(field getall_median_us "$out")"
 record bus_get_us "$(field get_median_us "$out")"
 record bus_getall_cell_us "$(field getall_cell_median_us "$out")"
-c0=$(cpu_ticks "$a_pid")
+c0=$(cpu_ns "$a_pid")
 out=$(lab exec a "$pic_bench" bus "$(link_path bench000)" "$calls" managed)
-c1=$(cpu_ticks "$a_pid")
+c1=$(cpu_ns "$a_pid")
 record bus_managed_us "$(field managed_median_us "$out")"
-record bus_managed_cpu_us $(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / (calls + 3) ))
+record bus_managed_cpu_us $(( (c1 - c0) / 1000 / (calls + 3) ))
 
 echo "# 5. footprint with $links links and $peers peers ($idle_secs s)" >&2
 sleep "$settle"
