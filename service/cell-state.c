@@ -24,6 +24,7 @@
 /* Used invites stay on record while their link exists (idempotent re-pairing):
  * at most one per link, plus the outstanding ones. */
 #define MAX_INVITES_TOTAL (CELL_STATE_MAX_INVITES + CELL_STATE_MAX_LINKS)
+#define JOURNAL_FIRST_VERSION 2  /* the state version the journal came with */
 #define QUOTE_MAX 64
 
 /* ---- push state ---- */
@@ -1923,7 +1924,8 @@ static void cell_state_swap(CellState *a, CellState *b) {
         *b = t;
 }
 
-bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, GError **error) {
+bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, bool *ret_newer,
+                                  GError **error) {
         g_autoptr(JsonParser) parser = NULL;
         g_autoptr(CellState) next = NULL;
         JsonNode *root = NULL;
@@ -1940,12 +1942,18 @@ bool cell_state_apply_change_json(CellState *state, const char *data, size_t len
                 return false;
         }
         record = json_node_get_object(root);
-        if (!read_int(record, "", "version", FIELD_REQUIRED, 1, INT64_MAX, &version, error))
+        if (ret_newer)
+                *ret_newer = false;
+        if (!read_int(record, "", "version", FIELD_REQUIRED, JOURNAL_FIRST_VERSION, INT64_MAX, &version, error))
                 return false;
-        if (version != CELL_STATE_VERSION) {
+        /* An older record reads like the state file of its version. */
+        if (version > CELL_STATE_VERSION) {
+                if (ret_newer)
+                        *ret_newer = true;
                 g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "it is version %" PRId64 ", and this pic-celld reads version %d", version,
-                            CELL_STATE_VERSION);
+                            "it is version %" PRId64 ", written by a newer pic-celld (this one reads up to "
+                            "version %d); upgrade pic-celld to use it",
+                            version, CELL_STATE_VERSION);
                 return false;
         }
         if (!read_array(record, "", "services", FIELD_OPTIONAL, CELL_STATE_MAX_SERVICES, "services", &services,

@@ -188,8 +188,11 @@ CellState *cell_state_from_json(const char *data, size_t len, GError **error);
 char *cell_state_change_to_json(const CellState *before, const CellState *after);
 /* Applies such a record to @state, whole or (on error) not at all; the same
  * record applied twice leaves the same state. Validates like the state file;
- * limits and uniqueness over the whole state are cell_state_check()'s. */
-bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, GError **error);
+ * limits and uniqueness over the whole state are cell_state_check()'s.
+ * *@ret_newer (if given) tells a record of a later version (to be left
+ * alone) from a broken one. */
+bool cell_state_apply_change_json(CellState *state, const char *data, size_t len, bool *ret_newer,
+                                  GError **error);
 bool cell_state_check(const CellState *state, GError **error);
 
 /* Loads @path. A missing file is G_IO_ERROR_NOT_FOUND. A corrupt or truncated

@@ -136,6 +136,7 @@ static bool replay(const char *path, const char *data, size_t len, CellState *st
                    GError **error) {
         size_t start = 0;
         unsigned line = 0;
+        bool newer = false;
 
         while (start < len) {
                 const char *end = memchr(data + start, '\n', len - start);
@@ -144,9 +145,16 @@ static bool replay(const char *path, const char *data, size_t len, CellState *st
                 if (!end)
                         break;
                 line++;
-                if (!cell_state_apply_change_json(state, data + start, (size_t) (end - data) - start, &cause)) {
+                if (!cell_state_apply_change_json(state, data + start, (size_t) (end - data) - start, &newer,
+                                                  &cause)) {
                         g_autofree char *problem = g_strdup_printf("record %u: %s", line, cause->message);
 
+                        if (newer) {
+                                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
+                                            "Refusing to load state journal '%s': %s. The file was left untouched.",
+                                            path, problem);
+                                return false;
+                        }
                         return journal_corrupt(path, problem, error);
                 }
                 start = (size_t) (end - data) + 1;

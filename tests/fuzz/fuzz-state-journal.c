@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 before = cell_state_to_json(base);
         }
         state = cell_state_copy(base);
-        if (!cell_state_apply_change_json(state, (const char *) data, size, &error)) {
+        if (!cell_state_apply_change_json(state, (const char *) data, size, NULL, &error)) {
                 fuzz_check_error(error, -1);
                 /* Refused whole: nothing of it stays. */
                 once = cell_state_to_json(state);
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         once = cell_state_to_json(state);
-        FUZZ_CHECK(cell_state_apply_change_json(state, (const char *) data, size, NULL));
+        FUZZ_CHECK(cell_state_apply_change_json(state, (const char *) data, size, NULL, NULL));
         twice = cell_state_to_json(state);
         FUZZ_CHECK(g_str_equal(once, twice));
         return 0;

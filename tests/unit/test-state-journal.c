@@ -254,7 +254,7 @@ END_TEST
 
 START_TEST(test_invalid_record_is_refused) {
         static const char *const records[] = {
-                "{\"version\":3,\"links_removed\":[\"cellb\"]}\n",
+                "{\"version\":1,\"links_removed\":[\"cellb\"]}\n",
                 "{\"links_removed\":[\"cellb\"]}\n",
                 "{\"version\":2,\"links_removed\":[7]}\n",
                 "{\"version\":2,\"peers\":[{\"name\":\"x\"}]}\n",
@@ -271,6 +271,25 @@ START_TEST(test_invalid_record_is_refused) {
                 ck_assert_ptr_nonnull(strstr(error->message, "State journal"));
                 fixture_clear(&f);
         }
+}
+END_TEST
+
+START_TEST(test_newer_record_is_left_alone) {
+        Fixture f = {};
+        g_autoptr(GError) error = NULL;
+        g_autofree char *record = g_strdup_printf("{\"version\":%d,\"links_removed\":[\"cellb\"]}\n",
+                                                  CELL_STATE_VERSION + 1);
+        g_autofree char *left = NULL;
+
+        fixture_init(&f);
+        write_text(f.journal_path, record);
+        error = load_error(f.state_path);
+        ck_assert_msg(strstr(error->message, "newer pic-celld") && strstr(error->message, "left untouched"), "%s",
+                      error->message);
+        /* An upgrade that was rolled back must find it where it was. */
+        left = read_text(f.journal_path);
+        ck_assert_str_eq(left, record);
+        fixture_clear(&f);
 }
 END_TEST
 
@@ -340,6 +359,7 @@ Suite *unit_suite(void) {
         tcase_add_test(tc, test_unfinished_record_is_dropped);
         tcase_add_test(tc, test_damaged_journal_is_kept_aside);
         tcase_add_test(tc, test_invalid_record_is_refused);
+        tcase_add_test(tc, test_newer_record_is_left_alone);
         tcase_add_test(tc, test_duplicate_after_replay_is_refused);
         tcase_add_test(tc, test_compaction_bounds_the_journal);
         tcase_add_test(tc, test_journal_without_snapshot_is_kept_aside);
