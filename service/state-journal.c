@@ -76,15 +76,19 @@ static bool read_journal(const char *path, char **ret_data, size_t *ret_len, GEr
                             g_strerror(errno));
                 return false;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CELL_STATE_MAX_SIZE) {
+        if (fstat(fd, &st) < 0) {
                 int saved = errno;
 
                 (void) close(fd);
-                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED,
-                            "Failed to load state journal '%s': %s", path,
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "Failed to load state journal '%s': %s", path,
+                            g_strerror(saved));
+                return false;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size > CELL_STATE_MAX_SIZE) {
+                (void) close(fd);
+                g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, "Failed to load state journal '%s': %s", path,
                             !S_ISREG(st.st_mode) ? "it is not a regular file; replace or remove it"
-                            : st.st_size > CELL_STATE_MAX_SIZE ? "it is larger than a state may be"
-                                                                : g_strerror(saved));
+                                                 : "it is larger than a state may be");
                 return false;
         }
         data = g_malloc((size_t) st.st_size + 1);
