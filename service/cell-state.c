@@ -623,6 +623,22 @@ static void add_issued_invite(JsonWriter *w, const IssuedInvite *invite) {
         json_writer_end_object(w);
 }
 
+char *cell_state_link_to_json(const Link *link) {
+        JsonWriter w;
+
+        json_writer_init_compact(&w);
+        add_link(&w, link);
+        return json_writer_finish(&w);
+}
+
+char *cell_state_peer_to_json(const Peer *peer) {
+        JsonWriter w;
+
+        json_writer_init_compact(&w);
+        add_peer(&w, peer);
+        return json_writer_finish(&w);
+}
+
 char *cell_state_to_json(const CellState *state) {
         JsonWriter w;
 

@@ -178,6 +178,9 @@ void cell_state_expire_invites(CellState *state, int64_t now);
  * file in the original cell_links.json shape (a list of links, or links
  * without permission, sync and exit fields) loads with defaults. */
 char *cell_state_to_json(const CellState *state);
+/* One entry, as it appears in the state file (on one line). */
+char *cell_state_link_to_json(const Link *link);
+char *cell_state_peer_to_json(const Peer *peer);
 CellState *cell_state_from_json(const char *data, size_t len, GError **error);
 
 /* A change of the model as one line of the journal (see state-journal.h):

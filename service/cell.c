@@ -7,6 +7,7 @@
 
 #include "cell.h"
 #include "log.h"
+#include "model-check.h"
 #include "conflicts.h"
 #include "endpoint.h"
 #include "i18n.h"
@@ -29,6 +30,7 @@ struct Cell {
         char *runtime_dir;
         char *state_path;
         StateJournal *journal;
+        ModelCheck *model_check;
         char *key_path;
         CellState *state;
         uint64_t generation;   /* counts replacements of @state */
@@ -181,6 +183,7 @@ static bool commit_model(Cell *cell, CellState *next, GError **error) {
                 cell_state_free(next);
                 return false;
         }
+        model_check_adopt(cell->model_check, cell->state, next);
         cell_state_free(cell->state);
         cell->state = next;
         cell->generation++;
@@ -327,6 +330,7 @@ static bool commit(Cell *cell, CellState *next, GError **error) {
                 cell_state_free(next);
                 return false;
         }
+        model_check_adopt(cell->model_check, cell->state, next);
         before = cell->state;
         cell->state = next;
         cell->generation++;
@@ -460,6 +464,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
         cell->runtime_dir = g_strdup(runtime_dir);
         cell->state_path = g_build_filename(state_dir, "state.json", NULL);
         cell->journal = state_journal_new(cell->state_path);
+        cell->model_check = model_check_new();
         cell->key_path = g_build_filename(state_dir, "private.key", NULL);
         cell->listeners = g_array_new(FALSE, FALSE, sizeof(ListenerEntry));
         cell->status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -500,6 +505,7 @@ Cell *cell_new(const DaemonConfig *config, const char *state_dir, const char *ru
                         g_warning("%s", compact_error->message);
         }
 
+        model_check_adopt(cell->model_check, NULL, state);
         cell->state = g_steal_pointer(&state);
         return g_steal_pointer(&cell);
 }
@@ -521,6 +527,7 @@ void cell_free(Cell *cell) {
         g_free(cell->runtime_dir);
         g_free(cell->state_path);
         state_journal_free(cell->journal);
+        model_check_free(cell->model_check);
         g_free(cell->key_path);
         if (cell->listeners)
                 g_array_unref(cell->listeners);
