@@ -7,10 +7,10 @@
 
 #include "cell.h"
 #include "log.h"
-#include "model-check.h"
 #include "conflicts.h"
 #include "endpoint.h"
 #include "i18n.h"
+#include "model-check.h"
 #include "names.h"
 #include "netaddr.h"
 #include "pairing.h"
@@ -276,8 +276,7 @@ static void notify_derived_changes(Cell *cell, const CellState *before) {
         }
 }
 
-/* What a linked cell mirrors of us changed: the link is "pending" in the very
- * save that makes the change, so a crash before the push lands cannot lose it. */
+/* Link @name of @next, if paired and already there before, waits for a push. */
 static void mark_pending(const CellState *before, CellState *next, const char *name) {
         const Link *now = cell_state_find_link(next, name);
 
@@ -285,6 +284,8 @@ static void mark_pending(const CellState *before, CellState *next, const char *n
                 cell_state_edit_link(next, name)->push_state = PUSH_STATE_PENDING;
 }
 
+/* What a linked cell mirrors of us changed: the link is "pending" in the very
+ * save that makes the change, so a crash before the push lands cannot lose it. */
 static void mark_unpushed(const CellState *before, CellState *next) {
         g_autoptr(GHashTable) sources_now = NULL, sources_was = NULL;
         GHashTableIter iter;

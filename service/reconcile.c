@@ -20,6 +20,7 @@ struct Reconciler {
         WgBackend *wg;
         DnsForwarder *dns;
         NftRuleset *nft_applied; /* what the kernel has, as far as we know; NULL: rebuild */
+        CellState *nft_source;   /* the model nft_applied was built from (a sharing copy) */
 };
 
 Reconciler *reconciler_new(const DaemonConfig *config, sd_bus *bus, GError **error) {
@@ -55,6 +56,7 @@ void reconciler_free(Reconciler *r) {
         wg_backend_free(r->wg);
         dns_forwarder_free(r->dns);
         nft_ruleset_free(r->nft_applied);
+        cell_state_free(r->nft_source);
         g_free(r);
 }
 
@@ -323,10 +325,10 @@ static bool same_entries(const GPtrArray *a, const GPtrArray *b) {
         return a->len == b->len && (a->len == 0 || memcmp(a->pdata, b->pdata, a->len * sizeof(gpointer)) == 0);
 }
 
-/* The same for @state after a change from @before, whose ruleset @applied
- * is: a link that is the same object in both (the model shares what a
- * change did not touch) keeps its part of @applied, so that a toggle builds
- * one link, not 250. */
+/* The same for @state, when @applied was built from @before: a link that is
+ * the same object in both (a copy of the model shares what a change did not
+ * touch, and @before holds its links) keeps its part of @applied, so that a
+ * toggle builds one link, not 250. */
 static NftRuleset *desired_ruleset_after(const CellState *before, const CellState *state, const NftRuleset *applied,
                                          const DaemonConfig *config) {
         NftRuleset *rs;
@@ -349,25 +351,26 @@ static NftRuleset *desired_ruleset_after(const CellState *before, const CellStat
         return rs;
 }
 
-static bool apply_ruleset(Reconciler *r, NftRuleset *desired, GError **error) {
+static bool apply_ruleset(Reconciler *r, const CellState *state, NftRuleset *desired, GError **error) {
         if (!nft_apply(r->nft_applied, desired, error)) {
                 /* Unsure what the kernel has now: next time, rebuild whole. */
                 g_clear_pointer(&r->nft_applied, nft_ruleset_free);
+                g_clear_pointer(&r->nft_source, cell_state_free);
                 nft_ruleset_free(desired);
                 return false;
         }
         nft_ruleset_free(r->nft_applied);
         r->nft_applied = desired;
+        cell_state_free(r->nft_source);
+        r->nft_source = cell_state_copy(state);
         return true;
 }
 
 static bool apply_nftables(Reconciler *r, const CellState *state, GError **error) {
-        return apply_ruleset(r, reconcile_desired_ruleset(state, r->config), error);
-}
+        NftRuleset *desired = r->nft_applied ? desired_ruleset_after(r->nft_source, state, r->nft_applied, r->config)
+                                             : reconcile_desired_ruleset(state, r->config);
 
-/* The kernel holds what @before implies. */
-static bool apply_nftables_change(Reconciler *r, const CellState *before, const CellState *state, GError **error) {
-        return apply_ruleset(r, desired_ruleset_after(before, state, r->nft_applied, r->config), error);
+        return apply_ruleset(r, state, desired, error);
 }
 
 /* Peers whose internet traffic leaves through an exit cell right now. */
@@ -585,7 +588,7 @@ bool reconciler_apply_change(Reconciler *r, const CellState *before, const CellS
                     !apply_policy_routing(ifindex, state, error))
                         return false;
         }
-        if (!apply_forwarding(state, error) || !apply_nftables_change(r, before, state, error))
+        if (!apply_forwarding(state, error) || !apply_nftables(r, state, error))
                 return false;
         if (!same_dns_inputs(before, state))
                 apply_dns(r, state);
