@@ -1387,7 +1387,7 @@ static bool parse_list(JsonArray *array, const char *name, ParseFunc parse, GPtr
 }
 
 /* Two entries under one name would make every lookup ambiguous. */
-static bool check_unique(GPtrArray *items, const char *list, const char *key, size_t offset, GError **error) {
+static bool check_unique(const GPtrArray *items, const char *list, const char *key, size_t offset, GError **error) {
         g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
         for (guint i = 0; i < items->len; i++) {
@@ -1433,7 +1433,7 @@ static bool parse_current(JsonObject *root, CellState *state, GError **error) {
 }
 
 /* Link names and keys are unique in every era. */
-static bool check_links_unique(CellState *state, GError **error) {
+static bool check_links_unique(const CellState *state, GError **error) {
         return check_unique(state->links, "links", "cell_name", G_STRUCT_OFFSET(Link, name), error) &&
                check_unique(state->links, "links", "public_key", G_STRUCT_OFFSET(Link, public_key), error);
 }
@@ -1782,7 +1782,7 @@ typedef void (*AddFunc)(JsonWriter *w, const void *item);
 /* Entries of @after that are not, as the same object, in @before: links and
  * peers are shared between a state and its copy until edited (see
  * cell_state_copy()), so an unchanged one costs a pointer comparison. */
-static void add_upserted(JsonWriter *w, const char *key, const CellState *before, const GPtrArray *was,
+static bool add_upserted(JsonWriter *w, const char *key, const CellState *before, const GPtrArray *was,
                          const GPtrArray *now, size_t name_offset, FindFunc find, AddFunc add) {
         bool open = false;
 
@@ -1798,9 +1798,10 @@ static void add_upserted(JsonWriter *w, const char *key, const CellState *before
         }
         if (open)
                 json_writer_end_array(w);
+        return open;
 }
 
-static void add_removed(JsonWriter *w, const char *key, const CellState *after, const GPtrArray *was,
+static bool add_removed(JsonWriter *w, const char *key, const CellState *after, const GPtrArray *was,
                         const GPtrArray *now, size_t name_offset, FindFunc find) {
         bool open = false;
 
@@ -1816,6 +1817,7 @@ static void add_removed(JsonWriter *w, const char *key, const CellState *after, 
         }
         if (open)
                 json_writer_end_array(w);
+        return open;
 }
 
 static const void *find_link_any(const CellState *state, const char *name) {
@@ -1836,39 +1838,41 @@ static void add_peer_any(JsonWriter *w, const void *item) {
 
 char *cell_state_change_to_json(const CellState *before, const CellState *after) {
         g_autofree char *record = NULL;
+        bool changed = false;
         JsonWriter w;
 
         json_writer_init_compact(&w);
         json_writer_begin_object(&w, NULL);
         json_writer_int(&w, "version", CELL_STATE_VERSION);
-        if (!identity_equal(&before->cell, &after->cell))
+        if (!identity_equal(&before->cell, &after->cell)) {
                 add_cell(&w, &after->cell);
+                changed = true;
+        }
         if (!list_equal(before->services, after->services, (EqualFunc) service_equal)) {
                 json_writer_begin_array(&w, "services");
                 for (guint i = 0; i < after->services->len; i++)
                         add_service(&w, after->services->pdata[i]);
                 json_writer_end_array(&w);
+                changed = true;
         }
-        add_removed(&w, "links_removed", after, before->links, after->links, G_STRUCT_OFFSET(Link, name),
-                    find_link_any);
-        add_upserted(&w, "links", before, before->links, after->links, G_STRUCT_OFFSET(Link, name), find_link_any,
-                     add_link_any);
-        add_removed(&w, "peers_removed", after, before->peers, after->peers, G_STRUCT_OFFSET(Peer, name),
-                    find_peer_any);
-        add_upserted(&w, "peers", before, before->peers, after->peers, G_STRUCT_OFFSET(Peer, name), find_peer_any,
-                     add_peer_any);
+        changed |= add_removed(&w, "links_removed", after, before->links, after->links,
+                               G_STRUCT_OFFSET(Link, name), find_link_any);
+        changed |= add_upserted(&w, "links", before, before->links, after->links, G_STRUCT_OFFSET(Link, name),
+                                find_link_any, add_link_any);
+        changed |= add_removed(&w, "peers_removed", after, before->peers, after->peers,
+                               G_STRUCT_OFFSET(Peer, name), find_peer_any);
+        changed |= add_upserted(&w, "peers", before, before->peers, after->peers, G_STRUCT_OFFSET(Peer, name),
+                                find_peer_any, add_peer_any);
         if (!list_equal(before->invites, after->invites, (EqualFunc) invite_equal)) {
                 json_writer_begin_array(&w, "invites");
                 for (guint i = 0; i < after->invites->len; i++)
                         add_issued_invite(&w, after->invites->pdata[i]);
                 json_writer_end_array(&w);
+                changed = true;
         }
         json_writer_end_object(&w);
         record = json_writer_finish(&w);
-        /* Nothing but the version: nothing changed. */
-        if (!strchr(record, ','))
-                return NULL;
-        return g_steal_pointer(&record);
+        return changed ? g_steal_pointer(&record) : NULL;
 }
 
 /* Replaces the entry named like @item, or appends it. */
@@ -2022,5 +2026,5 @@ bool cell_state_check(const CellState *state, GError **error) {
                check_unique(state->peers, "peers", "name", G_STRUCT_OFFSET(Peer, name), error) &&
                check_unique(state->peers, "peers", "public_key", G_STRUCT_OFFSET(Peer, public_key), error) &&
                check_unique(state->invites, "invites", "id", G_STRUCT_OFFSET(IssuedInvite, id), error) &&
-               check_links_unique((CellState *) state, error);
+               check_links_unique(state, error);
 }

@@ -16,7 +16,6 @@
 struct StateJournal {
         char *state_path;
         char *path;
-        int fd;               /* open for appending while a record is written, or -1 */
         uint64_t size;        /* bytes of complete records in the journal */
         uint64_t snapshot_size;
 };
@@ -27,15 +26,12 @@ StateJournal *state_journal_new(const char *state_path) {
 
         journal->state_path = g_strdup(state_path);
         journal->path = g_build_filename(directory, "state.journal", NULL);
-        journal->fd = -1;
         return journal;
 }
 
 void state_journal_free(StateJournal *journal) {
         if (!journal)
                 return;
-        if (journal->fd >= 0)
-                (void) close(journal->fd);
         g_free(journal->state_path);
         g_free(journal->path);
         g_free(journal);
@@ -49,12 +45,6 @@ static bool save_error(GError **error, const char *state_path, int errnum, const
         g_set_error(error, PIC_ERROR, PIC_ERROR_FAILED, _("Failed to save state to '%s': %s: %s"), state_path, step,
                     g_strerror(errnum));
         return false;
-}
-
-static void close_journal(StateJournal *journal) {
-        if (journal->fd >= 0)
-                (void) close(journal->fd);
-        journal->fd = -1;
 }
 
 /* ---- loading ---- */
@@ -174,7 +164,6 @@ CellState *state_journal_load(StateJournal *journal, GError **error) {
         size_t len = 0, complete = 0;
         struct stat st;
 
-        close_journal(journal);
         state = cell_state_load(journal->state_path, &local);
         if (!state) {
                 /* Records without the snapshot they follow mean nothing on
@@ -229,7 +218,6 @@ bool state_journal_compact(StateJournal *journal, const CellState *state, GError
         journal->snapshot_size = stat(journal->state_path, &st) == 0 ? (uint64_t) st.st_size : 0;
         /* The snapshot holds every record now; should the removal not last,
          * replaying them again changes nothing. */
-        close_journal(journal);
         if (unlink(journal->path) < 0 && errno != ENOENT) {
                 /* The change is saved all the same: the records left behind
                  * replay to what the snapshot holds. */
@@ -246,54 +234,55 @@ bool state_journal_pending(const StateJournal *journal) {
         return journal->size > 0;
 }
 
-static bool open_for_append(StateJournal *journal, GError **error) {
+/* The journal, opened for appending; -1 on error. */
+static int open_for_append(StateJournal *journal, GError **error) {
         g_autofree char *step = NULL;
         bool created = !g_file_test(journal->path, G_FILE_TEST_EXISTS);
         int fd, saved;
 
-        if (journal->fd >= 0)
-                return true;
         fd = open(journal->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0) {
                 saved = errno;
                 step = g_strdup_printf(_("cannot create '%s'"), journal->path);
-                return save_error(error, journal->state_path, saved, step);
+                save_error(error, journal->state_path, saved, step);
+                return -1;
         }
         if (fchmod(fd, 0600) < 0) {
                 saved = errno;
                 (void) close(fd);
                 step = g_strdup_printf(_("cannot set the mode of '%s'"), journal->path);
-                return save_error(error, journal->state_path, saved, step);
+                save_error(error, journal->state_path, saved, step);
+                return -1;
         }
         /* Records in a file whose name could vanish in a power loss would
          * vanish with it. */
         if (created)
                 durable_fsync_directory_of(journal->path);
-        journal->fd = fd;
-        return true;
+        return fd;
 }
 
+/* Opened for each record and closed after it: a file open for writing
+ * would keep the admin from remounting the state directory read-only. */
 static bool append(StateJournal *journal, const char *record, GError **error) {
         g_autofree char *line = g_strconcat(record, "\n", NULL);
+        g_autofree char *step = NULL;
         size_t len = strlen(line);
-        int saved;
+        int fd, saved;
 
-        if (!open_for_append(journal, error))
+        fd = open_for_append(journal, error);
+        if (fd < 0)
                 return false;
-        if (!durable_write_all(journal->fd, line, len) || fdatasync(journal->fd) < 0) {
-                g_autofree char *step = g_strdup_printf(_("cannot write '%s'"), journal->path);
-
+        if (!durable_write_all(fd, line, len) || fdatasync(fd) < 0) {
                 saved = errno;
                 /* A part of the record must not stay to run into the next one;
                  * if it cannot be cut off, the next save writes a snapshot. */
-                if (ftruncate(journal->fd, (off_t) journal->size) < 0 || fdatasync(journal->fd) < 0)
+                if (ftruncate(fd, (off_t) journal->size) < 0 || fdatasync(fd) < 0)
                         journal->size = UINT64_MAX;
-                close_journal(journal);
+                (void) close(fd);
+                step = g_strdup_printf(_("cannot write '%s'"), journal->path);
                 return save_error(error, journal->state_path, saved, step);
         }
-        /* Not kept open: a file open for writing would keep the admin from
-         * remounting the state directory read-only. */
-        close_journal(journal);
+        (void) close(fd);
         journal->size += len;
         return true;
 }
